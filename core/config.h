@@ -1,0 +1,77 @@
+/*
+ * Relay configuration: an embedded default (an INI text, see config.c), an
+ * optional INI file over it, then command-line flags over both.
+ * Main thread only, before the other threads start.
+ */
+#ifndef PUENTE_CORE_CONFIG_H
+#define PUENTE_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <puente/protocol.h>
+
+#define PUENTE_NAME_MAX 32
+
+enum puente__source_kind {
+	PUENTE_SOURCE_AUTO,   /* default input device, else the test signal */
+	PUENTE_SOURCE_DEVICE, /* the named device; refuse to start without it */
+	PUENTE_SOURCE_FILE,   /* a WAV file, looped */
+	PUENTE_SOURCE_TONE,   /* generated test signal */
+};
+
+struct puente__channel_conf {
+	char name[PUENTE_NAME_MAX]; /* the id in [channel.<id>]; what clients subscribe to */
+	char label[96];             /* shown to people */
+	char lang[16];              /* BCP 47 tag, empty for the floor */
+};
+
+struct puente__plugin_kv {
+	char *section; /* plugin name */
+	char *key;
+	char *value;
+};
+
+struct puente__config {
+	char bind[64];
+	int port;
+	char web_root[512];
+	char room[96];
+	enum puente__source_kind source;
+	char input[128];
+	char input_file[512];
+	int frame_ms;
+	int bitrate;
+	char output[128]; /* empty: no room playback */
+	char output_channel[PUENTE_NAME_MAX];
+	int drain_ms;        /* how long shutdown waits for clients to take their close */
+	int stall_timeout_s; /* a subscribed client that accepts nothing this long is dropped */
+	int send_lowat;      /* bytes of unsent audio the kernel may hold per client */
+	int ring_slots;
+	int log_level;
+	char plugins[256]; /* reserved for the plugin loader */
+	size_t n_channels;
+	struct puente__channel_conf channels[PUENTE_MAX_CHANNELS];
+	size_t n_plugin_kv;
+	struct puente__plugin_kv *plugin_kv;
+	bool channels_from_file; /* a file's first [channel.*] replaces the default set */
+};
+
+/* Loads the embedded default. 0 or -errno. */
+int puente__config_defaults(struct puente__config *c);
+
+/* Reads an INI file over c. Errors are logged with the file and line. 0 or -errno. */
+int puente__config_load_file(struct puente__config *c, const char *path);
+
+/* Checks ranges and cross-field rules; logs each problem. 0 or -EINVAL. */
+int puente__config_validate(const struct puente__config *c);
+
+/* Index of the channel called name, or -1. */
+int puente__config_channel(const struct puente__config *c, const char *name);
+
+void puente__config_fini(struct puente__config *c);
+
+/* The embedded default as INI text (for --print-default-config). */
+const char *puente__config_default_text(void);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * puente: the relay process. Reads the configuration, starts the audio
+ * device, media and playback threads, then serves on this (main) thread,
+ * which becomes the lws service thread. A signal thread turns SIGINT and
+ * SIGTERM into a graceful stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "config.h"
+#include "log.h"
+#include "media.h"
+#include "playback.h"
+#include "room.h"
+#include "server.h"
+
+enum {
+	OPT_LIST_DEVICES = 256,
+	OPT_INPUT_FILE,
+	OPT_TONE,
+	OPT_FRAME_MS,
+	OPT_BITRATE,
+	OPT_OUTPUT,
+	OPT_OUTPUT_CHANNEL,
+	OPT_WEB_ROOT,
+	OPT_PRINT_DEFAULT,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"config", required_argument, NULL, 'c'},
+    {"bind", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"list-devices", no_argument, NULL, OPT_LIST_DEVICES},
+    {"input", required_argument, NULL, 'i'},
+    {"input-file", required_argument, NULL, OPT_INPUT_FILE},
+    {"tone", no_argument, NULL, OPT_TONE},
+    {"frame-ms", required_argument, NULL, OPT_FRAME_MS},
+    {"bitrate", required_argument, NULL, OPT_BITRATE},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"output-channel", required_argument, NULL, OPT_OUTPUT_CHANNEL},
+    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT},
+    {0},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: puente [OPTION]...\n"
+	        "Relay a room's audio to listeners over WebSockets, one channel per language.\n"
+	        "\n"
+	        "With no options it runs the embedded default room (channels floor, es, en)\n"
+	        "on http://127.0.0.1:8080/, capturing the default input device, or a test\n"
+	        "tone when there is none.\n"
+	        "\n"
+	        "  -c, --config FILE         read an INI file over the embedded default\n"
+	        "  -b, --bind ADDR           listen address (default 127.0.0.1)\n"
+	        "  -p, --port N              listen port (default 8080; 0 picks a free one)\n"
+	        "  -i, --input DEVICE        capture this device (name part or index)\n"
+	        "      --input-file FILE     relay a sound file, looped, instead of a device\n"
+	        "      --tone                relay the test signal (1 kHz at -20 dBFS)\n"
+	        "      --list-devices        list audio devices and exit\n"
+	        "      --frame-ms 10|20      Opus frame length (default 20)\n"
+	        "      --bitrate BPS         Opus bitrate (default 32000)\n"
+	        "      --output DEVICE       also play a channel on this output device\n"
+	        "      --output-channel NAME channel to play there (default floor)\n"
+	        "      --web-root DIR        folder of the web pages\n"
+	        "      --log-level LEVEL     error, warn, info (default) or debug\n"
+	        "      --print-default-config  print the embedded default as INI and exit\n"
+	        "  -h, --help                show this help and exit\n"
+	        "  -V, --version             show the version and exit\n"
+	        "\n"
+	        "Listeners open http://ADDR:PORT/ in a browser, or run puente-listen.\n"
+	        "SIGINT or SIGTERM closes every client with 1001 and exits 0.\n");
+}
+
+static int set_str(char *dst, size_t cap, const char *v, const char *what)
+{
+	if (strlen(v) >= cap) {
+		fprintf(stderr, "puente: %s is too long\n", what);
+		return -1;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_int(int *dst, const char *v, long lo, long hi, const char *what)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (!*v || *end || n < lo || n > hi) {
+		fprintf(stderr, "puente: %s must be a number from %ld to %ld, not '%s'\n", what, lo,
+		        hi, v);
+		return -1;
+	}
+	*dst = (int)n;
+	return 0;
+}
+
+static int parse_level(const char *v, int *out)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(v, names[i])) {
+			*out = i;
+			return 0;
+		}
+	fprintf(stderr, "puente: --log-level takes error, warn, info or debug\n");
+	return -1;
+}
+
+/* Flags override the file; the file was read in a first pass. */
+static int apply_flag(struct puente__config *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'b':
+		return set_str(c->bind, sizeof(c->bind), arg, "--bind");
+	case 'p':
+		return set_int(&c->port, arg, 0, 65535, "--port");
+	case 'i':
+		c->source = strcmp(arg, "default") ? PUENTE_SOURCE_DEVICE : PUENTE_SOURCE_AUTO;
+		return set_str(c->input, sizeof(c->input), arg, "--input");
+	case OPT_INPUT_FILE:
+		c->source = PUENTE_SOURCE_FILE;
+		return set_str(c->input_file, sizeof(c->input_file), arg, "--input-file");
+	case OPT_TONE:
+		c->source = PUENTE_SOURCE_TONE;
+		return 0;
+	case OPT_FRAME_MS:
+		if (strcmp(arg, "10") && strcmp(arg, "20")) {
+			fprintf(stderr, "puente: --frame-ms takes 10 or 20\n");
+			return -1;
+		}
+		return set_int(&c->frame_ms, arg, 10, 20, "--frame-ms");
+	case OPT_BITRATE:
+		return set_int(&c->bitrate, arg, 6000, 510000, "--bitrate");
+	case OPT_OUTPUT:
+		return set_str(c->output, sizeof(c->output), arg, "--output");
+	case OPT_OUTPUT_CHANNEL:
+		return set_str(c->output_channel, sizeof(c->output_channel), arg,
+		               "--output-channel");
+	case OPT_WEB_ROOT:
+		return set_str(c->web_root, sizeof(c->web_root), arg, "--web-root");
+	case OPT_LOG_LEVEL:
+		return parse_level(arg, &c->log_level);
+	default:
+		return 0;
+	}
+}
+
+struct signal_ctx {
+	sigset_t set;
+	struct puente__server *srv;
+};
+
+/* Signal thread: SIGINT/SIGTERM are blocked everywhere else and taken here. */
+static void *signal_thread(void *arg)
+{
+	struct signal_ctx *sc = arg;
+	int sig;
+
+	if (sigwait(&sc->set, &sig) == 0) {
+		log_info("%s received", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		puente__server_request_stop(sc->srv);
+	}
+	return NULL;
+}
+
+/* Opens the capture device; in auto mode a missing device means the test tone. */
+static int start_input(struct puente__config *cfg, struct puente__audio *audio,
+                       enum puente__source_kind *kind)
+{
+	*kind = cfg->source;
+	if (*kind == PUENTE_SOURCE_FILE || *kind == PUENTE_SOURCE_TONE) {
+		if (!cfg->output[0])
+			return 0;
+		audio->capture = false;
+		return puente__audio_start(audio);
+	}
+	audio->capture = true;
+	if (puente__audio_start(audio) == 0) {
+		*kind = PUENTE_SOURCE_DEVICE;
+		return 0;
+	}
+	if (cfg->source == PUENTE_SOURCE_DEVICE)
+		return -ENODEV;
+	log_warn("no input device available: relaying the test signal instead");
+	*kind = PUENTE_SOURCE_TONE;
+	audio->capture = false;
+	return cfg->output[0] ? puente__audio_start(audio) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct puente__config cfg;
+	static struct puente__room room;
+	static struct puente__audio audio;
+	static struct puente__media media;
+	static struct puente__playback playback;
+	static struct puente__server srv;
+	const char *config_path = NULL;
+	bool list_devices = false;
+	int opt, rc = 1;
+
+	/* First pass: what decides the base configuration. */
+	while ((opt = getopt_long(argc, argv, "hVc:b:p:i:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("puente %s (wire protocol %d)\n", PUENTE_VERSION,
+			       PUENTE_PROTO_VERSION);
+			return 0;
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_PRINT_DEFAULT:
+			fputs(puente__config_default_text(), stdout);
+			return 0;
+		case OPT_LIST_DEVICES:
+			list_devices = true;
+			break;
+		case '?':
+			fprintf(stderr, "Try 'puente --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "puente: unexpected argument '%s'. Try 'puente --help'.\n",
+		        argv[optind]);
+		return 2;
+	}
+	if (list_devices)
+		return puente__audio_list_devices(stdout) ? 1 : 0;
+
+	if (puente__config_defaults(&cfg))
+		return 1;
+	if (config_path && puente__config_load_file(&cfg, config_path))
+		goto out_config;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "hVc:b:p:i:", options, NULL)) != -1)
+		if (apply_flag(&cfg, opt, optarg)) {
+			rc = 2;
+			goto out_config;
+		}
+	puente__log_set_level((enum puente__log_level)cfg.log_level);
+	if (puente__config_validate(&cfg))
+		goto out_config;
+
+	/* Block the stop signals before any thread starts, so all inherit the mask. */
+	struct signal_ctx sc = {.srv = &srv};
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (puente__room_init(&room, &cfg)) {
+		log_error("cannot allocate the channel rings");
+		goto out_config;
+	}
+	if (puente__server_init(&srv, &room, &cfg))
+		goto out_room;
+
+	enum puente__source_kind kind;
+	snprintf(audio.input, sizeof(audio.input), "%s", cfg.input);
+	snprintf(audio.output, sizeof(audio.output), "%s", cfg.output);
+	if (start_input(&cfg, &audio, &kind))
+		goto out_server;
+	if (puente__media_start(&media, &room, &cfg, kind,
+	                        kind == PUENTE_SOURCE_DEVICE ? &audio : NULL))
+		goto out_audio;
+	if (cfg.output[0] &&
+	    puente__playback_start(&playback, &room, &audio,
+	                           puente__config_channel(&cfg, cfg.output_channel)))
+		goto out_media;
+
+	pthread_t sig_thread;
+	if (pthread_create(&sig_thread, NULL, signal_thread, &sc))
+		goto out_playback;
+	pthread_detach(sig_thread);
+
+	log_info("room '%s': %zu channel(s), %d ms Opus frames at %d bit/s, source: %s", cfg.room,
+	         cfg.n_channels, cfg.frame_ms, cfg.bitrate,
+	         kind == PUENTE_SOURCE_DEVICE ? "audio device"
+	         : kind == PUENTE_SOURCE_FILE ? cfg.input_file
+	                                      : "test tone");
+	puente__server_run(&srv);
+	rc = 0;
+
+out_playback:
+	puente__playback_stop(&playback);
+out_media:
+	puente__media_stop(&media);
+out_audio:
+	puente__audio_stop(&audio, 2000);
+out_server:
+	puente__server_fini(&srv);
+	log_info("stopped: %llu packets published, %llu sent, %llu dropped by slow listeners, "
+	         "%llu clients served",
+	         (unsigned long long)atomic_load(&room.stats.packets_published),
+	         (unsigned long long)atomic_load(&room.stats.packets_sent),
+	         (unsigned long long)atomic_load(&room.stats.packets_dropped),
+	         (unsigned long long)atomic_load(&room.stats.clients_total));
+out_room:
+	puente__room_fini(&room);
+out_config:
+	puente__config_fini(&cfg);
+	return rc;
+}

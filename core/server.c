@@ -1,0 +1,121 @@
+/*
+ * libwebsockets context, HTTP mount of the web pages, the service loop and
+ * the graceful shutdown. Service thread, except request_stop.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+#define TICK_US (250 * LWS_US_PER_MS)
+
+static struct lws_protocols protocols[] = {
+    /* First, so a client that names no subprotocol still gets puente.v1. */
+    {
+        .name = PUENTE_WS_SUBPROTOCOL,
+        .callback = puente__ws_callback,
+        .rx_buffer_size = 4096,
+    },
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Idle clients are pinged after 10 s and dropped after 30 s without a pong. */
+static const lws_retry_bo_t idle_policy = {
+    .secs_since_valid_ping = 10,
+    .secs_since_valid_hangup = 30,
+};
+
+static void lws_log_line(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	puente__log(level == LLL_ERR ? PUENTE_LOG_ERROR : PUENTE_LOG_WARN, "lws: %.*s", (int)n,
+	            line);
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct puente__server *s = lws_container_of(sul, struct puente__server, tick);
+
+	puente__ws_tick(s);
+	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_US);
+}
+
+int puente__server_init(struct puente__server *s, struct puente__room *room,
+                        const struct puente__config *cfg)
+{
+	struct lws_context_creation_info info;
+
+	memset(s, 0, sizeof(*s));
+	s->room = room;
+	s->cfg = cfg;
+	s->next_client_id = 1;
+	protocols[0].per_session_data_size = puente__ws_session_size();
+
+	s->mount.mountpoint = "/";
+	s->mount.mountpoint_len = 1;
+	s->mount.origin = cfg->web_root;
+	s->mount.def = "index.html";
+	s->mount.origin_protocol = LWSMPRO_FILE;
+
+	lws_set_log_level(LLL_ERR, lws_log_line);
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->port;
+	info.iface = cfg->bind;
+	info.protocols = protocols;
+	info.mounts = &s->mount;
+	info.user = s;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+	               LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.retry_and_idle_policy = &idle_policy;
+	info.timeout_secs = 10;
+	info.timeout_secs_ah_idle = 10;
+	info.max_http_header_data = 4096;
+
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		log_error("cannot listen on %s:%d (address in use, or not an address of this "
+		          "machine?)",
+		          cfg->bind, cfg->port);
+		return -EADDRINUSE;
+	}
+	s->vhost = lws_get_vhost_by_name(s->ctx, "default");
+	s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : cfg->port;
+	atomic_store(&room->lws, s->ctx);
+	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_US);
+	log_info("listening on http://%s:%d/ (WebSocket ws://%s:%d%s)", cfg->bind, s->port,
+	         cfg->bind, s->port, PUENTE_WS_PATH);
+	return 0;
+}
+
+void puente__server_run(struct puente__server *s)
+{
+	while (lws_service(s->ctx, 0) >= 0) {
+		if (s->stopping &&
+		    (s->n_sessions == 0 || puente__now_mono_ns() > s->stop_deadline_ns))
+			break;
+	}
+	if (s->n_sessions)
+		log_warn("%zu client(s) did not take their close within %d ms", s->n_sessions,
+		         s->cfg->drain_ms);
+}
+
+void puente__server_request_stop(struct puente__server *s)
+{
+	atomic_store(&s->stop_requested, 1);
+	lws_cancel_service(s->ctx);
+}
+
+void puente__server_fini(struct puente__server *s)
+{
+	if (!s->ctx)
+		return;
+	atomic_store(&s->room->lws, NULL);
+	lws_sul_cancel(&s->tick);
+	lws_context_destroy(s->ctx);
+	s->ctx = NULL;
+}

@@ -1,0 +1,136 @@
+// Interface strings in English and Spanish. Only our own strings live here;
+// text that comes from the relay (room name, channel labels, error messages)
+// is shown as the relay sent it, always through textContent.
+
+const STRINGS = {
+  en: {
+    page_title: 'puente: listen live',
+    heading: 'Listen live',
+    language: 'Language',
+    room_unknown: 'Room',
+    channel: 'Channel',
+    channels_waiting: 'Waiting for the channel list…',
+    player: 'Player',
+    play: 'Play',
+    stop: 'Stop',
+    volume: 'Volume',
+    level: 'Output level',
+    status: 'Status',
+    delay: 'Delay',
+    buffer: 'Jitter buffer',
+    packets: 'Packets',
+    gaps: 'Gaps',
+    decode_errors: 'Decode errors',
+    underruns: 'Underruns',
+    state_connecting: 'Connecting…',
+    state_live: 'Live',
+    state_reconnecting: 'Connection lost, reconnecting',
+    state_source_lost: 'Source lost: the room audio has stopped',
+    countdown: 'in {n} s',
+    listening: 'Live: listening to {channel}',
+    stopped: 'Live: stopped',
+    delay_value: '≈ {total} ms (network {net} ms, playback {buf} ms)',
+    buffer_value: '{fill} ms (target {target} ms)',
+    level_text: '{db} dBFS',
+    level_silent: 'silent',
+    err_relay: 'Relay error ({code}): {message}',
+    err_closed: 'The relay closed the connection (code {code}).',
+    err_closed_1001: 'The relay is shutting down or restarting.',
+    err_closed_1008: 'The relay refused this connection (policy).',
+    err_closed_1009: 'The relay refused a message that was too big.',
+    err_no_codec: 'This browser cannot decode the audio (no WebCodecs Opus). Try a current Chrome, Edge or Firefox.',
+    err_audio: 'Could not start the audio: {message}',
+  },
+  es: {
+    page_title: 'puente: escuchar en directo',
+    heading: 'Escuchar en directo',
+    language: 'Idioma',
+    room_unknown: 'Sala',
+    channel: 'Canal',
+    channels_waiting: 'Esperando la lista de canales…',
+    player: 'Reproductor',
+    play: 'Reproducir',
+    stop: 'Detener',
+    volume: 'Volumen',
+    level: 'Nivel de salida',
+    status: 'Estado',
+    delay: 'Retardo',
+    buffer: 'Búfer de fluctuación',
+    packets: 'Paquetes',
+    gaps: 'Huecos',
+    decode_errors: 'Errores de decodificación',
+    underruns: 'Vaciados del búfer',
+    state_connecting: 'Conectando…',
+    state_live: 'En directo',
+    state_reconnecting: 'Conexión perdida, reconectando',
+    state_source_lost: 'Sin señal: el audio de la sala se ha detenido',
+    countdown: 'en {n} s',
+    listening: 'En directo: escuchando {channel}',
+    stopped: 'En directo: detenido',
+    delay_value: '≈ {total} ms (red {net} ms, reproducción {buf} ms)',
+    buffer_value: '{fill} ms (objetivo {target} ms)',
+    level_text: '{db} dBFS',
+    level_silent: 'silencio',
+    err_relay: 'Error del relé ({code}): {message}',
+    err_closed: 'El relé cerró la conexión (código {code}).',
+    err_closed_1001: 'El relé se está apagando o reiniciando.',
+    err_closed_1008: 'El relé rechazó esta conexión (política).',
+    err_closed_1009: 'El relé rechazó un mensaje demasiado grande.',
+    err_no_codec: 'Este navegador no puede decodificar el audio (falta Opus en WebCodecs). Pruebe con Chrome, Edge o Firefox actuales.',
+    err_audio: 'No se pudo iniciar el audio: {message}',
+  },
+};
+
+export const LANGUAGES = Object.keys(STRINGS);
+
+const STORAGE_KEY = 'puente.lang';
+
+let current = 'en';
+
+// A stored choice wins; otherwise the browser's language: Spanish for any
+// es-* locale, English for everything else.
+export function initialLanguage() {
+  const stored = readStorage(STORAGE_KEY);
+  if (LANGUAGES.includes(stored)) return stored;
+  return (navigator.language || '').toLowerCase().startsWith('es') ? 'es' : 'en';
+}
+
+export function language() {
+  return current;
+}
+
+// Switches every [data-i18n] element and <html lang>; remembers the choice
+// when persist is set (an explicit user action, not the default).
+export function setLanguage(lang, persist) {
+  current = LANGUAGES.includes(lang) ? lang : 'en';
+  if (persist) writeStorage(STORAGE_KEY, current);
+  document.documentElement.lang = current;
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    el.textContent = t(el.dataset.i18n);
+  }
+}
+
+// Parameters are substituted as plain text; callers put the result in
+// textContent, so a parameter can never become markup.
+export function t(key, params = {}) {
+  const s = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+// localStorage throws in some privacy modes and sandboxed frames: the page
+// must work without it.
+export function readStorage(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+export function writeStorage(key, value) {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch {
+    // Not persisted; the choice still holds for this visit.
+  }
+}

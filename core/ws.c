@@ -1,0 +1,474 @@
+/*
+ * The puente.v1 WebSocket protocol: sessions, control messages, and audio
+ * fan-out from the channel rings. Service thread only: the media thread
+ * reaches this code only through puente__room_wake().
+ *
+ * Each listener has its own cursor into its channel's ring and gets one
+ * packet per WRITEABLE callback. The kernel is allowed only send_lowat bytes
+ * of unsent data per socket (TCP_NOTSENT_LOWAT), so a slow listener stops
+ * being writeable early, its cursor is lapped, and it skips forward with a
+ * DISCONT flag: nothing queues up in the relay, and nobody else waits.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "server.h"
+
+#define TXQ           32 /* queued control messages per client */
+#define CLOCK_EVERY_S 5
+#define BUCKET_BURST  20.0 /* control messages a client may send at once */
+#define BUCKET_RATE   5.0  /* ... and per second after that */
+
+struct txmsg {
+	unsigned char *buf; /* LWS_PRE headroom, then the text */
+	size_t len;
+};
+
+struct puente__session {
+	struct puente__session *next; /* {service thread} list of live sessions */
+	struct puente__server *srv;
+	struct lws *wsi;
+	uint64_t id;
+	int channel; /* -1 until subscribed */
+	struct puente__cursor cur;
+	struct txmsg txq[TXQ];
+	unsigned tx_head, tx_tail;
+	unsigned char *rx; /* reassembly of a fragmented text message */
+	size_t rx_len;
+	unsigned rx_frames;
+	double tokens;
+	uint64_t tokens_ns;
+	uint64_t last_write_ns;
+	uint16_t close_code;
+	const char *close_reason;
+	bool closing;
+	bool in_list;
+	unsigned char out[LWS_PRE + PUENTE_MAX_FRAME];
+};
+
+size_t puente__ws_session_size(void)
+{
+	return sizeof(struct puente__session);
+}
+
+static struct puente__server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* Queues a control message (not stolen: msg stays the caller's). 0 or -ENOBUFS. */
+static int send_json(struct puente__session *s, const json_t *msg)
+{
+	if (s->tx_head - s->tx_tail >= TXQ || s->closing) {
+		atomic_fetch_add(&s->srv->room->stats.text_dropped, 1);
+		return -ENOBUFS;
+	}
+	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	unsigned char *buf = n ? malloc(LWS_PRE + n) : NULL;
+	if (!buf) {
+		atomic_fetch_add(&s->srv->room->stats.text_dropped, 1);
+		return -ENOMEM;
+	}
+	json_dumpb(msg, (char *)buf + LWS_PRE, n, JSON_COMPACT);
+	s->txq[s->tx_head % TXQ] = (struct txmsg){buf, n};
+	s->tx_head++;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* Builds, sends and releases a message in one step. */
+static void send_new(struct puente__session *s, json_t *msg)
+{
+	if (msg) {
+		send_json(s, msg);
+		json_decref(msg);
+	}
+}
+
+static void send_error(struct puente__session *s, const char *code, const char *message,
+                       const char *ref)
+{
+	json_t *m =
+	    json_pack("{s:s, s:s, s:s}", "type", "core.error", "code", code, "message", message);
+
+	if (m && ref)
+		json_object_set_new(m, "ref", json_string(ref));
+	send_new(s, m);
+}
+
+static json_t *clock_json(struct puente__room *room)
+{
+	uint64_t media_time, unix_us;
+
+	puente__clock_get(&room->clock, &media_time, &unix_us);
+	return json_pack("{s:I, s:I}", "media_time", (json_int_t)media_time, "unix_us",
+	                 (json_int_t)unix_us);
+}
+
+static const char *source_name(int state)
+{
+	return state == PUENTE_SOURCE_LOST ? "lost" : "ok";
+}
+
+static void send_welcome(struct puente__session *s)
+{
+	const struct puente__config *cfg = s->srv->cfg;
+	struct puente__room *room = s->srv->room;
+	json_t *channels = json_array();
+
+	for (size_t i = 0; i < cfg->n_channels; i++)
+		json_array_append_new(channels, json_pack("{s:i, s:s, s:s, s:s}", "id", (int)i,
+		                                          "name", cfg->channels[i].name, "label",
+		                                          cfg->channels[i].label, "lang",
+		                                          cfg->channels[i].lang));
+	send_new(s, json_pack("{s:s, s:i, s:s, s:I, s:{s:s, s:o}, s:{s:s, s:i, s:i, s:i}, "
+	                      "s:{s:i}, s:{s:s}}",
+	                      "type", "core.welcome", "protocol", PUENTE_PROTO_VERSION, "server",
+	                      "puente " PUENTE_VERSION, "client", (json_int_t)s->id, "room", "name",
+	                      cfg->room, "channels", channels, "audio", "codec", "opus",
+	                      "sample_rate", PUENTE_SAMPLE_RATE, "channels", 1, "frame_ms",
+	                      cfg->frame_ms, "limits", "max_message", PUENTE_MAX_MESSAGE, "source",
+	                      "state", source_name(atomic_load(&room->source_state))));
+}
+
+static void close_with(struct puente__session *s, uint16_t code, const char *reason)
+{
+	lws_close_reason(s->wsi, code, (unsigned char *)reason, strlen(reason));
+}
+
+/* Token bucket on control messages, on the monotonic clock. */
+static bool rate_ok(struct puente__session *s)
+{
+	uint64_t now = puente__now_mono_ns();
+
+	s->tokens += (double)(now - s->tokens_ns) / 1e9 * BUCKET_RATE;
+	if (s->tokens > BUCKET_BURST)
+		s->tokens = BUCKET_BURST;
+	s->tokens_ns = now;
+	if (s->tokens < 1.0)
+		return false;
+	s->tokens -= 1.0;
+	return true;
+}
+
+static void on_subscribe(struct puente__session *s, json_t *msg, const char *type)
+{
+	struct puente__room *room = s->srv->room;
+	const char *name = json_string_value(json_object_get(msg, "channel"));
+
+	if (!name) {
+		send_error(s, "bad_field", "core.subscribe needs a string 'channel'", type);
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		return;
+	}
+	int ch = puente__config_channel(s->srv->cfg, name);
+	if (ch < 0) {
+		send_error(s, "unknown_channel", "no such channel in this room", type);
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		return;
+	}
+	s->channel = ch;
+	puente__cursor_start(&room->rings[ch], &s->cur);
+	s->last_write_ns = puente__now_mono_ns();
+	send_new(s, json_pack("{s:s, s:s, s:i, s:o}", "type", "core.subscribed", "channel",
+	                      s->srv->cfg->channels[ch].name, "id", ch, "clock", clock_json(room)));
+}
+
+static void on_text(struct puente__session *s, const char *text, size_t len)
+{
+	struct puente__room *room = s->srv->room;
+	json_error_t err;
+	json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	const char *type = json_string_value(json_object_get(msg, "type"));
+
+	if (!rate_ok(s)) {
+		atomic_fetch_add(&room->stats.rate_limited, 1);
+		send_error(s, "rate_limited", "too many control messages; slow down", type);
+		goto out;
+	}
+	if (!json_is_object(msg) || !type) {
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		send_error(s, "bad_json", "expected a JSON object with a string 'type'", NULL);
+		goto out;
+	}
+	if (!strcmp(type, "core.subscribe")) {
+		on_subscribe(s, msg, type);
+	} else if (!strcmp(type, "core.unsubscribe")) {
+		s->channel = -1;
+		send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
+	} else if (!strcmp(type, "core.hello")) {
+		const char *role = json_string_value(json_object_get(msg, "role"));
+
+		if (role && strcmp(role, "listener")) {
+			send_error(s, "forbidden", "this role needs an invitation", type);
+		} else {
+			send_new(s,
+			         json_pack("{s:s, s:s}", "type", "core.hello", "role", "listener"));
+		}
+	} else if (!strcmp(type, "core.ping")) {
+		json_t *id = json_object_get(msg, "id");
+
+		send_new(s, json_pack("{s:s, s:O?, s:I}", "type", "core.pong", "id", id, "unix_us",
+		                      (json_int_t)puente__now_unix_us()));
+	} else {
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		send_error(s, "unknown_type", "unknown message type", type);
+	}
+out:
+	json_decref(msg);
+}
+
+/*
+ * A chunk of an incoming message. Size and fragment caps are checked on
+ * every chunk against what the frame header announces, so a huge declared
+ * length is refused before any of it is buffered.
+ */
+static int on_receive(struct puente__session *s, const unsigned char *in, size_t len)
+{
+	struct puente__room *room = s->srv->room;
+	size_t remaining = lws_remaining_packet_payload(s->wsi);
+	bool frame_done = remaining == 0;
+	bool msg_done = frame_done && lws_is_final_fragment(s->wsi);
+
+	if (lws_frame_is_binary(s->wsi)) {
+		atomic_fetch_add(&room->stats.refused_audio, 1);
+		log_info("client %llu: refused audio from a listener", (unsigned long long)s->id);
+		close_with(s, PUENTE_CLOSE_POLICY, "listeners may not send audio");
+		return -1;
+	}
+	if (s->rx_len + len + remaining > PUENTE_MAX_MESSAGE) {
+		atomic_fetch_add(&room->stats.refused_too_big, 1);
+		close_with(s, PUENTE_CLOSE_TOO_BIG, "message too big (max 16384 bytes)");
+		return -1;
+	}
+	if (frame_done && ++s->rx_frames > PUENTE_MAX_FRAGMENTS) {
+		atomic_fetch_add(&room->stats.refused_fragments, 1);
+		close_with(s, PUENTE_CLOSE_POLICY, "too many fragments (max 64)");
+		return -1;
+	}
+	if (msg_done && !s->rx) {
+		on_text(s, (const char *)in, len);
+	} else {
+		if (!s->rx && !(s->rx = malloc(PUENTE_MAX_MESSAGE)))
+			return -1;
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += len;
+		if (msg_done)
+			on_text(s, (const char *)s->rx, s->rx_len);
+	}
+	if (msg_done) {
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = 0;
+		s->rx_frames = 0;
+	}
+	return 0;
+}
+
+static bool audio_pending(const struct puente__session *s)
+{
+	return s->channel >= 0 && puente__chan_pending(&s->srv->room->rings[s->channel], &s->cur);
+}
+
+/* One message per WRITEABLE: control messages first, then the next audio packet. */
+static int on_writeable(struct puente__session *s)
+{
+	struct puente__room *room = s->srv->room;
+
+	if (s->closing) {
+		close_with(s, s->close_code, s->close_reason);
+		return -1;
+	}
+	if (s->tx_head != s->tx_tail) {
+		struct txmsg *m = &s->txq[s->tx_tail % TXQ];
+		int n = lws_write(s->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+
+		free(m->buf);
+		m->buf = NULL;
+		s->tx_tail++;
+		if (n < 0)
+			return -1;
+	} else if (s->channel >= 0) {
+		struct puente__chan_ring *ring = &room->rings[s->channel];
+		uint64_t dropped = s->cur.dropped;
+		size_t len = puente__chan_read(ring, &s->cur, s->out + LWS_PRE, PUENTE_MAX_FRAME);
+
+		if (s->cur.dropped != dropped)
+			atomic_fetch_add(&room->stats.packets_dropped, s->cur.dropped - dropped);
+		if (len) {
+			if (lws_write(s->wsi, s->out + LWS_PRE, len, LWS_WRITE_BINARY) < 0)
+				return -1;
+			atomic_fetch_add_explicit(&room->stats.packets_sent, 1,
+			                          memory_order_relaxed);
+			s->last_write_ns = puente__now_mono_ns();
+		}
+	}
+	if (s->tx_head != s->tx_tail || audio_pending(s))
+		lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static void on_established(struct puente__session *s, struct lws *wsi)
+{
+	struct puente__server *srv = server_of(wsi);
+	int lowat = srv->cfg->send_lowat;
+
+	memset(s, 0, offsetof(struct puente__session, out));
+	s->srv = srv;
+	s->wsi = wsi;
+	s->id = srv->next_client_id++;
+	s->channel = -1;
+	s->tokens = BUCKET_BURST;
+	s->tokens_ns = puente__now_mono_ns();
+	s->next = srv->sessions;
+	s->in_list = true;
+	srv->sessions = s;
+	srv->n_sessions++;
+	setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+	atomic_fetch_add(&srv->room->stats.clients_now, 1);
+	atomic_fetch_add(&srv->room->stats.clients_total, 1);
+	send_welcome(s);
+}
+
+static void on_closed(struct puente__session *s)
+{
+	struct puente__server *srv = s->srv;
+
+	if (!s->in_list)
+		return;
+	for (struct puente__session **p = &srv->sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	s->in_list = false;
+	srv->n_sessions--;
+	atomic_fetch_sub(&srv->room->stats.clients_now, 1);
+	while (s->tx_tail != s->tx_head)
+		free(s->txq[s->tx_tail++ % TXQ].buf);
+	free(s->rx);
+	s->rx = NULL;
+}
+
+/* Only the WebSocket path upgrades; everything else is the web pages. */
+static int filter_upgrade(struct lws *wsi)
+{
+	char uri[64];
+
+	if (server_of(wsi)->stopping)
+		return -1;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
+		return -1;
+	return strcmp(uri, PUENTE_WS_PATH) ? -1 : 0;
+}
+
+static void begin_shutdown(struct puente__server *srv)
+{
+	srv->stopping = true;
+	srv->stop_deadline_ns = puente__now_mono_ns() + (uint64_t)srv->cfg->drain_ms * 1000000u;
+	log_info("shutting down: closing %zu client(s)", srv->n_sessions);
+	for (struct puente__session *s = srv->sessions; s; s = s->next) {
+		s->closing = true;
+		s->close_code = PUENTE_CLOSE_GOING_AWAY;
+		s->close_reason = "relay shutting down";
+		lws_callback_on_writable(s->wsi);
+	}
+}
+
+void puente__ws_wake(struct puente__server *srv)
+{
+	struct puente__room *room = srv->room;
+
+	/* An exchange, not a store: it pairs with the publisher's exchange. */
+	atomic_exchange_explicit(&room->wake_pending, 0, memory_order_acq_rel);
+	if (atomic_load(&srv->stop_requested) && !srv->stopping)
+		begin_shutdown(srv);
+	if (srv->stopping)
+		return;
+
+	uint32_t gen = atomic_load(&room->source_gen);
+	if (gen != srv->source_gen_seen) {
+		int state = atomic_load(&room->source_state);
+		json_t *m = json_pack(
+		    "{s:s, s:s, s:s}", "type", "core.source", "state", source_name(state), "detail",
+		    state == PUENTE_SOURCE_LOST ? "the room's audio input stopped; reconnecting it"
+		                                : "the room's audio input is back");
+
+		srv->source_gen_seen = gen;
+		for (struct puente__session *s = srv->sessions; s; s = s->next)
+			send_json(s, m);
+		json_decref(m);
+	}
+	for (struct puente__session *s = srv->sessions; s; s = s->next)
+		if (audio_pending(s))
+			lws_callback_on_writable(s->wsi);
+}
+
+void puente__ws_tick(struct puente__server *srv)
+{
+	uint64_t now = puente__now_mono_ns();
+	uint64_t stall_ns = (uint64_t)srv->cfg->stall_timeout_s * 1000000000u;
+	bool clock_due = now - srv->last_clock_ns >= CLOCK_EVERY_S * 1000000000ull;
+
+	if (srv->stopping)
+		return;
+	if (clock_due)
+		srv->last_clock_ns = now;
+	for (struct puente__session *s = srv->sessions; s; s = s->next) {
+		if (s->channel < 0)
+			continue;
+		if (audio_pending(s) && now - s->last_write_ns > stall_ns) {
+			/* It took nothing for stall_timeout: no close frame could get through. */
+			atomic_fetch_add(&srv->room->stats.stalled_closed, 1);
+			log_info("client %llu: dropped, took no audio for %d s",
+			         (unsigned long long)s->id, srv->cfg->stall_timeout_s);
+			s->channel = -1;
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		if (clock_due) {
+			json_t *m = clock_json(srv->room);
+
+			json_object_set_new(m, "type", json_string("core.clock"));
+			send_new(s, m);
+		}
+	}
+}
+
+int puente__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+	struct puente__session *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return server_of(wsi) && server_of(wsi)->stopping ? -1 : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_upgrade(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		on_established(s, wsi);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		on_closed(s);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(s, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_writeable(s);
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		struct puente__server *srv = lws_context_user(lws_get_context(wsi));
+
+		if (srv)
+			puente__ws_wake(srv);
+		return 0;
+	}
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
