@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "control.h"
 #include "log.h"
 #include "server.h"
 
@@ -157,19 +158,13 @@ static bool rate_ok(struct puente__session *s)
 	return true;
 }
 
-static void on_subscribe(struct puente__session *s, json_t *msg, const char *type)
+static void on_subscribe(struct puente__session *s, const struct puente__ctl *c)
 {
 	struct puente__room *room = s->srv->room;
-	const char *name = json_string_value(json_object_get(msg, "channel"));
+	int ch = puente__config_channel(s->srv->cfg, c->channel);
 
-	if (!name) {
-		send_error(s, "bad_field", "core.subscribe needs a string 'channel'", type);
-		atomic_fetch_add(&room->stats.bad_messages, 1);
-		return;
-	}
-	int ch = puente__config_channel(s->srv->cfg, name);
 	if (ch < 0) {
-		send_error(s, "unknown_channel", "no such channel in this room", type);
+		send_error(s, "unknown_channel", "no such channel in this room", c->type);
 		atomic_fetch_add(&room->stats.bad_messages, 1);
 		return;
 	}
@@ -183,45 +178,40 @@ static void on_subscribe(struct puente__session *s, json_t *msg, const char *typ
 static void on_text(struct puente__session *s, const char *text, size_t len)
 {
 	struct puente__room *room = s->srv->room;
-	json_error_t err;
-	json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-	const char *type = json_string_value(json_object_get(msg, "type"));
+	struct puente__ctl c;
+	int rc = puente__ctl_parse(text, len, &c);
 
 	if (!rate_ok(s)) {
 		atomic_fetch_add(&room->stats.rate_limited, 1);
-		send_error(s, "rate_limited", "too many control messages; slow down", type);
-		goto out;
-	}
-	if (!json_is_object(msg) || !type) {
+		send_error(s, "rate_limited", "too many control messages; slow down", c.type);
+	} else if (rc) {
 		atomic_fetch_add(&room->stats.bad_messages, 1);
-		send_error(s, "bad_json", "expected a JSON object with a string 'type'", NULL);
-		goto out;
-	}
-	if (!strcmp(type, "core.subscribe")) {
-		on_subscribe(s, msg, type);
-	} else if (!strcmp(type, "core.unsubscribe")) {
-		s->channel = -1;
-		send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
-	} else if (!strcmp(type, "core.hello")) {
-		const char *role = json_string_value(json_object_get(msg, "role"));
-
-		if (role && strcmp(role, "listener")) {
-			send_error(s, "forbidden", "this role needs an invitation", type);
-		} else {
-			send_new(s,
-			         json_pack("{s:s, s:s}", "type", "core.hello", "role", "listener"));
-		}
-	} else if (!strcmp(type, "core.ping")) {
-		json_t *id = json_object_get(msg, "id");
-
-		send_new(s, json_pack("{s:s, s:O?, s:I}", "type", "core.pong", "id", id, "unix_us",
-		                      (json_int_t)puente__now_unix_us()));
+		send_error(s, c.error, c.message, c.type);
 	} else {
-		atomic_fetch_add(&room->stats.bad_messages, 1);
-		send_error(s, "unknown_type", "unknown message type", type);
+		switch (c.kind) {
+		case PUENTE_CTL_SUBSCRIBE:
+			on_subscribe(s, &c);
+			break;
+		case PUENTE_CTL_UNSUBSCRIBE:
+			s->channel = -1;
+			send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
+			break;
+		case PUENTE_CTL_HELLO:
+			if (c.role && strcmp(c.role, "listener"))
+				send_error(s, "forbidden", "this role needs an invitation", c.type);
+			else
+				send_new(s, json_pack("{s:s, s:s}", "type", "core.hello", "role",
+				                      "listener"));
+			break;
+		case PUENTE_CTL_PING:
+			send_new(s, json_pack("{s:s, s:O?, s:I}", "type", "core.pong", "id", c.id,
+			                      "unix_us", (json_int_t)puente__now_unix_us()));
+			break;
+		case PUENTE_CTL_UNKNOWN:
+			break;
+		}
 	}
-out:
-	json_decref(msg);
+	puente__ctl_fini(&c);
 }
 
 /*

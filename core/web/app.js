@@ -255,12 +255,9 @@ function estimateDelay(mediaTime) {
 function decode(payload, mediaTime) {
   if (!HAVE_WEBCODECS) return; // already reported by init()
   if (!player.decoder || player.decoder.state !== 'configured') makeDecoder();
-  if (player.decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
-    // The decoder fell behind (a throttled tab): start over rather than
-    // queue without bound and play stale audio later.
-    resync();
-    makeDecoder();
-  }
+  // The decoder fell behind (a throttled tab): start over rather than queue
+  // without bound and play stale audio later.
+  if (player.decoder.decodeQueueSize > MAX_DECODE_QUEUE) resync();
   try {
     player.decoder.decode(
       new EncodedAudioChunk({
@@ -435,18 +432,18 @@ let renderedChannels = null; // what the radio group shows, to rebuild only on c
 function renderRoom() {
   const w = conn.welcome;
   const heading = $('room-name');
-  if (w && w.room) {
+  if (w.room) {
+    // From now on the relay's name, not our translatable placeholder.
     heading.removeAttribute('data-i18n');
     heading.textContent = w.room;
   }
-  $('channels-waiting').hidden = Boolean(w && w.channels.length);
+  $('channels-waiting').hidden = w.channels.length > 0;
   // Rebuilding after every reconnect would drop keyboard focus from the group.
-  const key = JSON.stringify(w ? w.channels : null);
+  const key = JSON.stringify(w.channels);
   if (key === renderedChannels) return;
   renderedChannels = key;
   const list = $('channel-list');
   list.replaceChildren();
-  if (!w) return;
   const stored = readStorage('puente.channel');
   const chosen = w.channels.some((c) => c.name === player.target)
     ? player.target
