@@ -214,6 +214,9 @@ int main(int argc, char **argv)
 	bool list_devices = false;
 	int opt, rc = 1;
 
+	if (argc > 1 && !strcmp(argv[1], "--audio-worker"))
+		return puente__audio_worker_main(argc, argv);
+
 	/* First pass: what decides the base configuration. */
 	while ((opt = getopt_long(argc, argv, "hVc:b:p:i:", options, NULL)) != -1) {
 		switch (opt) {

@@ -99,7 +99,7 @@ static void follow_stream(struct puente__media *m, struct device_state *d)
 	int err;
 
 	d->gen = atomic_load(&a->cap_generation);
-	d->rate = atomic_load(&a->cap_rate);
+	d->rate = atomic_load(&a->shm->cap_rate);
 	if (d->rs)
 		speex_resampler_destroy(d->rs);
 	d->rs = NULL;
@@ -109,7 +109,7 @@ static void follow_stream(struct puente__media *m, struct device_state *d)
 			log_error("media: no resampler from %u Hz: %s", d->rate,
 			          speex_resampler_strerror(err));
 	}
-	while (puente__spsc_read(&a->cap_ring, junk, 1024) == 1024)
+	while (puente__spsc_read(&a->shm->cap_ring, junk, 1024) == 1024)
 		;
 	d->have = 0;
 }
@@ -162,7 +162,7 @@ static void run_device(struct puente__media *m)
 
 		if (atomic_load(&a->cap_generation) != d.gen)
 			follow_stream(m, &d);
-		uint64_t cb = atomic_load_explicit(&a->cap_callbacks, memory_order_acquire);
+		uint64_t cb = atomic_load_explicit(&a->shm->cap_callbacks, memory_order_acquire);
 		if (cb != d.last_callbacks) {
 			d.last_callbacks = cb;
 			d.last_progress = now;
@@ -174,7 +174,7 @@ static void run_device(struct puente__media *m)
 		}
 		uint32_t rate = d.rate ? d.rate : PUENTE_SAMPLE_RATE;
 		uint64_t lost_after =
-		    2ull * atomic_load(&a->cap_period_frames) * 1000000000u / rate;
+		    2ull * atomic_load(&a->shm->cap_period_frames) * 1000000000u / rate;
 		if (lost_after < LOST_MIN_NS)
 			lost_after = LOST_MIN_NS;
 		if (!d.lost && now - d.last_progress > lost_after) {
@@ -198,7 +198,7 @@ static void run_device(struct puente__media *m)
 			continue;
 		}
 		uint32_t n;
-		while ((n = puente__spsc_read(&a->cap_ring, buf, 1024)) > 0) {
+		while ((n = puente__spsc_read(&a->shm->cap_ring, buf, 1024)) > 0) {
 			take_samples(m, &d, buf, n);
 			if (n < 1024)
 				break;

@@ -7,6 +7,11 @@
 #include <errno.h>
 #include <string.h>
 
+static unsigned char *elems(struct puente__spsc *r)
+{
+	return (unsigned char *)((intptr_t)r + r->buf_off);
+}
+
 int puente__spsc_init(struct puente__spsc *r, void *buf, uint32_t cap, uint32_t elem_size)
 {
 	if (!r || !buf || cap == 0 || (cap & (cap - 1)) != 0 || cap > (1u << 30) || elem_size == 0)
@@ -17,7 +22,7 @@ int puente__spsc_init(struct puente__spsc *r, void *buf, uint32_t cap, uint32_t 
 	atomic_init(&r->underruns, 0);
 	r->cap = cap;
 	r->elem_size = elem_size;
-	r->buf = buf;
+	r->buf_off = (intptr_t)buf - (intptr_t)r;
 	return 0;
 }
 
@@ -33,8 +38,8 @@ uint32_t puente__spsc_write(struct puente__spsc *r, const void *src, uint32_t n)
 	uint32_t idx = head & (r->cap - 1);
 	uint32_t first = r->cap - idx < n ? r->cap - idx : n;
 
-	memcpy(r->buf + (size_t)idx * r->elem_size, src, (size_t)first * r->elem_size);
-	memcpy(r->buf, (const unsigned char *)src + (size_t)first * r->elem_size,
+	memcpy(elems(r) + (size_t)idx * r->elem_size, src, (size_t)first * r->elem_size);
+	memcpy(elems(r), (const unsigned char *)src + (size_t)first * r->elem_size,
 	       (size_t)(n - first) * r->elem_size);
 	atomic_store_explicit(&r->head, head + n, memory_order_release);
 	return n;
@@ -53,8 +58,8 @@ uint32_t puente__spsc_read(struct puente__spsc *r, void *dst, uint32_t n)
 	uint32_t idx = tail & (r->cap - 1);
 	uint32_t first = r->cap - idx < n ? r->cap - idx : n;
 
-	memcpy(dst, r->buf + (size_t)idx * r->elem_size, (size_t)first * r->elem_size);
-	memcpy((unsigned char *)dst + (size_t)first * r->elem_size, r->buf,
+	memcpy(dst, elems(r) + (size_t)idx * r->elem_size, (size_t)first * r->elem_size);
+	memcpy((unsigned char *)dst + (size_t)first * r->elem_size, elems(r),
 	       (size_t)(n - first) * r->elem_size);
 	atomic_store_explicit(&r->tail, tail + n, memory_order_release);
 	return n;

@@ -17,12 +17,19 @@ struct puente__spsc {
 	alignas(64) _Atomic uint32_t tail; /* elements read; reader stores */
 	alignas(64) uint32_t cap;          /* elements, power of two */
 	uint32_t elem_size;                /* bytes per element */
-	unsigned char *buf;                /* cap * elem_size bytes, caller-owned */
-	_Atomic uint32_t overruns;         /* writes dropped whole: ring full */
-	_Atomic uint32_t underruns;        /* reads that found less than asked */
+	/*
+	 * Where the elements are, relative to this struct: the ring also lives
+	 * in memory shared by two processes that map it at different addresses.
+	 */
+	intptr_t buf_off;
+	_Atomic uint32_t overruns;  /* writes dropped whole: ring full */
+	_Atomic uint32_t underruns; /* reads that found less than asked */
 };
 
-/* Any thread, before use. buf holds cap * elem_size bytes. 0 or -EINVAL. */
+/*
+ * Any thread, before use. buf holds cap * elem_size bytes; to share the ring
+ * between processes, put buf in the same mapping as r. 0 or -EINVAL.
+ */
 int puente__spsc_init(struct puente__spsc *r, void *buf, uint32_t cap, uint32_t elem_size);
 
 /* Writer. Writes all n elements or none (counted as an overrun). Returns n or 0. */

@@ -24,6 +24,8 @@ const MAX_DECODE_QUEUE = 25; // 0.5 s of 20 ms packets waiting: decoding stalled
 const LEVEL_EVERY_MS = 50;
 
 const HAVE_WEBCODECS = typeof AudioDecoder !== 'undefined';
+// Bare mono Opus packets need no description (no OpusHead) in WebCodecs.
+const DECODER_CONFIG = { codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -112,11 +114,11 @@ function onClosed(code) {
   }
   if (conn.openedAt && Date.now() - conn.openedAt >= STABLE_MS) conn.attempt = 0;
   conn.openedAt = 0;
-  // Equal jitter: wait between half and all of the exponential step, so a
-  // room full of listeners cut off at once does not come back in lockstep.
-  const step = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** conn.attempt);
+  // 1, 2, 4 ... 30 s, each ±25 %, so a room full of listeners cut off at
+  // once does not come back in lockstep.
+  const step = BACKOFF_FIRST_MS * 2 ** Math.min(conn.attempt, 5);
   conn.attempt++;
-  const delay = step / 2 + (Math.random() * step) / 2;
+  const delay = Math.min(BACKOFF_MAX_MS, step * (0.75 + Math.random() * 0.5));
   conn.retryAt = Date.now() + delay;
   conn.retryTimer = setTimeout(connect, delay);
   setState('reconnecting');
@@ -281,7 +283,7 @@ function makeDecoder() {
       stats.decodeErrors++;
     },
   });
-  player.decoder.configure({ codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 });
+  player.decoder.configure(DECODER_CONFIG);
 }
 
 function onDecoded(data) {
@@ -297,7 +299,7 @@ function resync() {
   player.lastSeq = null;
   if (player.decoder && player.decoder.state === 'configured') {
     player.decoder.reset();
-    player.decoder.configure({ codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 });
+    player.decoder.configure(DECODER_CONFIG);
   }
   if (player.node) player.node.port.postMessage({ type: 'flush' });
 }
@@ -341,6 +343,8 @@ async function start() {
       player.ready = buildGraph();
     }
     await player.ready;
+    // Stop may have been pressed while the graph was being built.
+    if (!player.wanted) return;
     await player.ctx.resume();
   } catch (err) {
     player.wanted = false;
@@ -553,7 +557,7 @@ function init() {
   if (!HAVE_WEBCODECS) {
     showAlert('err_no_codec', {});
   } else {
-    AudioDecoder.isConfigSupported({ codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 })
+    AudioDecoder.isConfigSupported(DECODER_CONFIG)
       .then((r) => {
         if (!r.supported) showAlert('err_no_codec', {});
       })

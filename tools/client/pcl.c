@@ -1,0 +1,494 @@
+/*
+ * pcl client: one libwebsockets client context and connection per object.
+ * Everything here runs on the thread that calls pcl_run_for(), the only one
+ * that touches lws; user callbacks are made from there too, never from
+ * inside pcl_create().
+ */
+#include "pcl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+#include <opus.h>
+
+enum pcl_state {
+	PCL_CONNECTING,
+	PCL_OPEN,
+	PCL_CLOSING, /* pcl_close() asked; close frame goes out after the queue */
+	PCL_OVER,
+};
+
+struct pcl_msg {
+	struct pcl_msg *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE + len */
+};
+
+struct pcl_client {
+	struct lws_context *ctx;
+	struct lws *wsi;
+	struct pcl_callbacks cb;
+	void *user;
+	struct pcl_url url;
+	char host_header[PCL_HOST_MAX + 8];
+	enum pcl_state state;
+	bool closed_reported;
+	int close_code;
+	char close_reason[PCL_REASON_MAX + 1];
+	int local_code; /* sent by us (pcl_close or 1009); 0 = none */
+	char local_reason[PCL_REASON_MAX + 1];
+	int peer_code; /* from the peer's close frame; 0 = none */
+	char peer_reason[PCL_REASON_MAX + 1];
+
+	lws_sorted_usec_list_t deadline; /* ends one pcl_run_for() */
+	bool deadline_hit;
+
+	/* One message being reassembled from fragments. */
+	unsigned char *rx;
+	size_t rx_len;
+	bool rx_binary;
+
+	struct pcl_msg *tx_head, *tx_tail;
+	unsigned tx_count;
+
+	struct pcl_counters counters;
+	struct lws_protocols protocols[2];
+};
+
+/* Large enough for either message kind, plus a NUL for the JSON parser. */
+#define PCL_RX_CAP (PUENTE_MAX_MESSAGE > PUENTE_MAX_FRAME ? PUENTE_MAX_MESSAGE : PUENTE_MAX_FRAME)
+
+int64_t pcl_now_unix_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *pcl_sanitize(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0, o = 0;
+
+	if (!cap)
+		return dst;
+	while (src && src[i] && o + 1 < cap) {
+		unsigned char ch = (unsigned char)src[i++];
+
+		if (ch == 0xc2 && (unsigned char)src[i] >= 0x80 && (unsigned char)src[i] <= 0x9f) {
+			i++; /* U+0080..U+009F: C1 controls, CSI among them */
+			ch = '?';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			ch = '?';
+		}
+		dst[o++] = (char)ch;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* Hand-written: lws_parse_uri() edits its input and drops the path's '/'. */
+int pcl_url_parse(const char *url, struct pcl_url *out)
+{
+	static const char scheme[] = "ws://";
+	const char *p, *host, *host_end, *path;
+	size_t host_len;
+
+	if (!url || strncasecmp(url, scheme, sizeof(scheme) - 1))
+		return -EINVAL;
+	for (p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return -EINVAL;
+	host = url + sizeof(scheme) - 1;
+	if (*host == '[') {
+		host_end = strchr(++host, ']');
+		if (!host_end)
+			return -EINVAL;
+		p = host_end + 1;
+	} else {
+		host_end = host + strcspn(host, ":/?#@");
+		p = host_end;
+	}
+	host_len = (size_t)(host_end - host);
+	if (!host_len || host_len >= sizeof(out->host) || memchr(host, '@', host_len))
+		return -EINVAL;
+	memcpy(out->host, host, host_len);
+	out->host[host_len] = '\0';
+
+	out->port = PCL_DEFAULT_PORT;
+	if (*p == ':') {
+		unsigned long port = 0;
+		const char *d = ++p;
+
+		for (; *p >= '0' && *p <= '9' && p - d < 6; p++)
+			port = port * 10 + (unsigned long)(*p - '0');
+		if (p == d || port == 0 || port > 65535)
+			return -EINVAL;
+		out->port = (uint16_t)port;
+	}
+	if (*p && *p != '/')
+		return -EINVAL;
+	path = *p ? p : PUENTE_WS_PATH;
+	if (strlen(path) >= sizeof(out->path))
+		return -EINVAL;
+	strcpy(out->path, path);
+	return 0;
+}
+
+static void pcl_set_over(struct pcl_client *c, int code, const char *reason)
+{
+	if (c->state == PCL_OVER)
+		return;
+	c->state = PCL_OVER;
+	c->close_code = code;
+	pcl_sanitize(c->close_reason, sizeof(c->close_reason), reason);
+}
+
+static void pcl_deliver_text(struct pcl_client *c)
+{
+	json_error_t jerr;
+	json_t *msg, *type;
+
+	c->rx[c->rx_len] = '\0';
+	msg = json_loadb((const char *)c->rx, c->rx_len, JSON_REJECT_DUPLICATES, &jerr);
+	type = json_object_get(msg, "type"); /* NULL-safe; NULL unless an object */
+	if (!json_is_string(type)) {
+		c->counters.bad_json++;
+		json_decref(msg);
+		return;
+	}
+	c->counters.rx_text++;
+	if (c->cb.json)
+		c->cb.json(c->user, json_string_value(type), msg);
+	json_decref(msg);
+}
+
+static void pcl_deliver_audio(struct pcl_client *c, int64_t arrival_us)
+{
+	struct pcl_audio a = {.arrival_us = arrival_us};
+	int samples;
+
+	if (puente_header_parse(c->rx, c->rx_len, &a.hdr) < 0)
+		goto bad;
+	a.payload = c->rx + PUENTE_HEADER_LEN;
+	a.len = c->rx_len - PUENTE_HEADER_LEN;
+	if (a.len < 1 || a.len > PUENTE_MAX_OPUS)
+		goto bad;
+	samples = opus_packet_get_nb_samples(a.payload, (opus_int32)a.len, PUENTE_SAMPLE_RATE);
+	if (samples <= 0 || samples > PCL_MAX_PACKET_SAMPLES)
+		goto bad;
+	a.samples = (uint32_t)samples;
+	c->counters.rx_audio++;
+	if (c->cb.audio)
+		c->cb.audio(c->user, &a);
+	return;
+bad:
+	c->counters.bad_audio++;
+}
+
+/* Returns -1 to have lws close the connection (after lws_close_reason). */
+static int pcl_receive(struct pcl_client *c, struct lws *wsi, const void *in, size_t len)
+{
+	size_t cap;
+
+	if (c->rx_len == 0)
+		c->rx_binary = lws_frame_is_binary(wsi);
+	cap = c->rx_binary ? PUENTE_MAX_FRAME : PUENTE_MAX_MESSAGE;
+	if (len > cap - c->rx_len) {
+		static const char why[] = "message too big";
+
+		c->local_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+		strcpy(c->local_reason, why);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+		                 sizeof(why) - 1);
+		return -1;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(wsi))
+		return 0;
+	if (c->rx_binary)
+		pcl_deliver_audio(c, pcl_now_unix_us());
+	else
+		pcl_deliver_text(c);
+	c->rx_len = 0;
+	return 0;
+}
+
+static int pcl_writeable(struct pcl_client *c, struct lws *wsi)
+{
+	struct pcl_msg *m = c->tx_head;
+
+	if (m) {
+		c->tx_head = m->next;
+		if (!c->tx_head)
+			c->tx_tail = NULL;
+		c->tx_count--;
+		if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) {
+			free(m);
+			return -1;
+		}
+		free(m);
+		c->counters.tx_sent++;
+		if (c->tx_head || c->state == PCL_CLOSING)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->state == PCL_CLOSING) {
+		lws_close_reason(wsi, (enum lws_close_status)c->local_code,
+		                 (unsigned char *)c->local_reason, strlen(c->local_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static int pcl_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
+{
+	struct pcl_client *c = lws_context_user(lws_get_context(wsi));
+	char text[PCL_REASON_MAX + 1];
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->wsi = NULL;
+		if (in && len) {
+			size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+
+			memcpy(text, in, n);
+			text[n] = '\0';
+		} else {
+			strcpy(text, "connection failed");
+		}
+		pcl_set_over(c, 0, text);
+		break;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (c->state == PCL_CONNECTING)
+			c->state = PCL_OPEN;
+		if (c->cb.open)
+			c->cb.open(c->user);
+		if (c->tx_head || c->state == PCL_CLOSING)
+			lws_callback_on_writable(wsi);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (c->state == PCL_OVER)
+			return -1;
+		return pcl_receive(c, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return pcl_writeable(c, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* in: 2-byte code in network order, then the reason. */
+		if (len >= 2) {
+			const unsigned char *b = in;
+			size_t n = len - 2 < sizeof(text) - 1 ? len - 2 : sizeof(text) - 1;
+
+			memcpy(text, b + 2, n);
+			text[n] = '\0';
+			c->peer_code = b[0] << 8 | b[1];
+			pcl_sanitize(c->peer_reason, sizeof(c->peer_reason), text);
+		}
+		return 0; /* lws echoes the close, then CLIENT_CLOSED */
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		c->wsi = NULL;
+		if (c->local_code)
+			pcl_set_over(c, c->local_code, c->local_reason);
+		else if (c->peer_code)
+			pcl_set_over(c, c->peer_code, c->peer_reason);
+		else
+			pcl_set_over(c, LWS_CLOSE_STATUS_ABNORMAL_CLOSE,
+			             "closed without a close frame");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void pcl_deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pcl_client *c = lws_container_of(sul, struct pcl_client, deadline);
+
+	c->deadline_hit = true;
+	/*
+	 * lws 4.1 runs ripe timers before it polls, and with none left it
+	 * polls without a timeout: wake that poll so pcl_run_for() returns.
+	 */
+	lws_cancel_service(c->ctx);
+}
+
+static void pcl_lws_log(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "lws: %s", line);
+}
+
+struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, void *user, int *err)
+{
+	struct lws_context_creation_info info;
+	struct lws_client_connect_info ci;
+	struct pcl_client *c;
+	int e = -ENOMEM;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	if (pcl_url_parse(url ? url : PCL_DEFAULT_URL, &c->url) < 0) {
+		e = -EINVAL;
+		goto fail_free;
+	}
+	c->rx = malloc(PCL_RX_CAP + 1);
+	if (!c->rx)
+		goto fail_free;
+	if (cb)
+		c->cb = *cb;
+	c->user = user;
+	c->state = PCL_CONNECTING;
+	c->protocols[0] = (struct lws_protocols){
+	    .name = PUENTE_WS_SUBPROTOCOL,
+	    .callback = pcl_lws_callback,
+	    .rx_buffer_size = PCL_RX_CAP,
+	};
+
+	/* Errors only: the tools print their own one-line diagnosis. */
+	lws_set_log_level(LLL_ERR, pcl_lws_log);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = c->protocols;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.gid = -1;
+	info.uid = -1;
+	info.user = c;
+	info.timeout_secs = 10; /* bounds connect and handshake */
+	c->ctx = lws_create_context(&info);
+	if (!c->ctx)
+		goto fail_rx;
+
+	if (strchr(c->url.host, ':'))
+		snprintf(c->host_header, sizeof(c->host_header), "[%s]:%u", c->url.host,
+		         c->url.port);
+	else
+		snprintf(c->host_header, sizeof(c->host_header), "%s:%u", c->url.host, c->url.port);
+	memset(&ci, 0, sizeof(ci));
+	ci.context = c->ctx;
+	ci.address = c->url.host;
+	ci.port = c->url.port;
+	ci.path = c->url.path;
+	ci.host = c->host_header;
+	ci.origin = c->host_header;
+	ci.protocol = PUENTE_WS_SUBPROTOCOL;
+	ci.local_protocol_name = PUENTE_WS_SUBPROTOCOL;
+	ci.ietf_version_or_minus_one = -1;
+	ci.pwsi = &c->wsi;
+	/* A NULL return has already been reported through CONNECTION_ERROR, or not. */
+	if (!lws_client_connect_via_info(&ci))
+		pcl_set_over(c, 0, "connection failed");
+	return c;
+
+fail_rx:
+	free(c->rx);
+fail_free:
+	free(c);
+fail:
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+void pcl_destroy(struct pcl_client *c)
+{
+	struct pcl_msg *m;
+
+	if (!c)
+		return;
+	lws_context_destroy(c->ctx);
+	while ((m = c->tx_head)) {
+		c->tx_head = m->next;
+		free(m);
+	}
+	free(c->rx);
+	free(c);
+}
+
+int pcl_run_for(struct pcl_client *c, uint32_t ms)
+{
+	c->deadline_hit = false;
+	lws_sul_schedule(c->ctx, 0, &c->deadline, pcl_deadline_cb, (lws_usec_t)ms * LWS_US_PER_MS);
+	while (c->state != PCL_OVER && !c->deadline_hit)
+		if (lws_service(c->ctx, 0) < 0)
+			pcl_set_over(c, LWS_CLOSE_STATUS_ABNORMAL_CLOSE, "event loop failed");
+	lws_sul_cancel(&c->deadline);
+	if (c->state != PCL_OVER)
+		return 0;
+	if (!c->closed_reported) {
+		c->closed_reported = true;
+		if (c->cb.closed)
+			c->cb.closed(c->user, c->close_code, c->close_reason);
+	}
+	return -ENOTCONN;
+}
+
+int pcl_send_json(struct pcl_client *c, const json_t *msg)
+{
+	struct pcl_msg *m;
+	char *text;
+	size_t len;
+
+	if (c->state != PCL_CONNECTING && c->state != PCL_OPEN)
+		return -ENOTCONN;
+	if (c->tx_count >= PCL_TX_QUEUE_MAX)
+		return -ENOBUFS;
+	text = json_dumps(msg, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	if (len > PUENTE_MAX_MESSAGE) {
+		free(text);
+		return -EMSGSIZE;
+	}
+	m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (!m) {
+		free(text);
+		return -ENOMEM;
+	}
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, text, len);
+	free(text);
+	if (c->tx_tail)
+		c->tx_tail->next = m;
+	else
+		c->tx_head = m;
+	c->tx_tail = m;
+	c->tx_count++;
+	if (c->state == PCL_OPEN && c->wsi)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int pcl_close(struct pcl_client *c, int code, const char *reason)
+{
+	if (code < 1000 || code > 4999)
+		return -EINVAL;
+	if (c->state == PCL_OVER || c->state == PCL_CLOSING)
+		return -ENOTCONN;
+	if (c->state == PCL_CONNECTING) {
+		/* No handshake to do; pcl_destroy() drops the attempt. */
+		pcl_set_over(c, 0, "closed before the connection opened");
+		return 0;
+	}
+	c->state = PCL_CLOSING;
+	c->local_code = code;
+	pcl_sanitize(c->local_reason, sizeof(c->local_reason), reason ? reason : "");
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+const struct pcl_counters *pcl_counters(const struct pcl_client *c)
+{
+	return &c->counters;
+}

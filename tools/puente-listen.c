@@ -1,0 +1,778 @@
+/*
+ * puente-listen: hears one channel of a puente relay. It subscribes over
+ * the wire protocol (README.md, "Wire protocol"), decodes the Opus packets
+ * and writes a WAV file and/or plays them on an audio output, then prints
+ * one summary line with the packet, gap and delay figures.
+ *
+ * Threads: main runs the client loop, decodes, writes the WAV and fills the
+ * playback ring; the PortAudio callback only reads that ring.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <opus.h>
+#include <portaudio.h>
+#include <sndfile.h>
+
+#include "client/pcl.h"
+#include "client/pcl_spsc.h"
+
+#define PROG  "puente-listen"
+#define AGENT PROG "/" PUENTE_VERSION
+
+#define SLICE_MS           100   /* how often the loop looks at signals and deadlines */
+#define CLOSE_WAIT_MS      1000  /* closing handshake */
+#define WELCOME_TIMEOUT_MS 10000 /* a relay greets at once */
+#define MAX_SECONDS        (366.0 * 24 * 3600)
+#define NAME_LEN           64
+/* Longest media-time jump concealed in the WAV; beyond it the file just joins. */
+#define WAV_FILL_MAX (10 * PUENTE_SAMPLE_RATE)
+/* Concealment played per jump: a listener should hear the present, not catch up. */
+#define PLAY_FILL_MAX     (PUENTE_SAMPLE_RATE / 10)
+#define PLAY_RING_SAMPLES (1u << 15)                    /* 683 ms */
+#define PLAY_PREBUFFER    (PUENTE_SAMPLE_RATE * 3 / 50) /* 60 ms cushion */
+#define PLAY_TEARDOWN_S   2 /* PortAudio can hang when its server dies */
+
+struct options {
+	const char *url;
+	const char *channel;
+	const char *wav;
+	const char *device; /* NULL: default output */
+	double seconds;     /* 0: until a signal */
+	bool play;
+	bool quiet;
+};
+
+/* Ring first: it wants 64-byte alignment (aligned_alloc). */
+struct player {
+	struct pcl_spsc ring;
+	int16_t buf[PLAY_RING_SAMPLES];
+	PaStream *stream;
+	bool pa_up;                 /* Pa_Initialize() succeeded */
+	bool primed;                /* callback only */
+	_Atomic uint32_t underruns; /* callback found the ring dry */
+};
+
+struct listen {
+	struct options opt;
+	struct pcl_client *cl;
+	struct pcl_stats stats;
+
+	bool opened, welcomed, closing;
+	int64_t opened_ms; /* mono_ms() */
+	char channels[PUENTE_MAX_CHANNELS][NAME_LEN];
+	unsigned n_channels;
+	int chan_id; /* -1 until core.subscribed */
+
+	OpusDecoder *dec;
+	bool have_next;
+	uint64_t next_media_time; /* where the next packet should start */
+	opus_int16 pcm[PCL_MAX_PACKET_SAMPLES];
+
+	SNDFILE *wav;
+	struct player *player;
+
+	uint64_t concealed;   /* samples filled by PLC or silence */
+	uint64_t jumps;       /* media-time jumps too long to conceal */
+	uint64_t decode_errs; /* packets libopus refused (concealed instead) */
+	uint64_t foreign;     /* audio for a channel we did not subscribe to */
+	double elapsed;       /* seconds spent listening */
+	int fatal;            /* exit status an error decided; 0: none */
+};
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_exit_status = 1;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static void on_watchdog(int sig)
+{
+	(void)sig;
+	_exit(g_exit_status);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void vsay(const char *fmt, va_list ap)
+{
+	fputs(PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* Progress for people: silenced by --quiet. */
+static void note(const struct listen *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(const struct listen *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->opt.quiet)
+		return;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+/* Something went wrong but listening goes on. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+/* Listening cannot go on: the run ends with exit status status. */
+static void fail(struct listen *l, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct listen *l, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	if (!l->fatal)
+		l->fatal = status;
+}
+
+/* --- playback --- */
+
+/* PortAudio callback thread: ring reads, memset and one atomic; nothing else. */
+static int play_callback(const void *in, void *out, unsigned long frames,
+                         const PaStreamCallbackTimeInfo *time, PaStreamCallbackFlags flags,
+                         void *user)
+{
+	struct player *p = user;
+	int16_t *o = out;
+	uint32_t got = 0;
+
+	(void)in;
+	(void)time;
+	(void)flags;
+	/* Start (and restart after running dry) only with a cushion buffered. */
+	if (!p->primed && pcl_spsc_fill(&p->ring) >= PLAY_PREBUFFER)
+		p->primed = true;
+	if (p->primed) {
+		got = pcl_spsc_read(&p->ring, o, (uint32_t)frames);
+		if (got < frames) {
+			p->primed = false;
+			atomic_fetch_add_explicit(&p->underruns, 1, memory_order_relaxed);
+		}
+	}
+	memset(o + got, 0, (frames - got) * sizeof(*o));
+	return paContinue;
+}
+
+static void play_list_devices(void)
+{
+	int n = Pa_GetDeviceCount();
+
+	fprintf(stderr, PROG ": output devices:\n");
+	for (int i = 0; i < n; i++) {
+		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+
+		if (d && d->maxOutputChannels > 0)
+			fprintf(stderr, "  %d: %s (%s)\n", i, d->name,
+			        Pa_GetHostApiInfo(d->hostApi)->name);
+	}
+}
+
+/* spec: NULL (default), an index, or part of a device name (any case). */
+static PaDeviceIndex play_find_device(const char *spec)
+{
+	int n = Pa_GetDeviceCount();
+	char *end;
+	long idx;
+
+	if (!spec)
+		return Pa_GetDefaultOutputDevice();
+	idx = strtol(spec, &end, 10);
+	if (*spec && !*end)
+		return idx >= 0 && idx < n && Pa_GetDeviceInfo((int)idx)->maxOutputChannels > 0
+		           ? (PaDeviceIndex)idx
+		           : paNoDevice;
+	for (int i = 0; i < n; i++) {
+		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+
+		if (d && d->maxOutputChannels > 0 && strcasestr(d->name, spec))
+			return i;
+	}
+	return paNoDevice;
+}
+
+static int play_open(struct listen *l)
+{
+	PaStreamParameters out = {.channelCount = 1, .sampleFormat = paInt16};
+	struct player *p;
+	PaError err;
+
+	/* Rounded up to the alignment, as aligned_alloc requires. */
+	p = aligned_alloc(64, (sizeof(*p) + 63) & ~(size_t)63);
+	if (!p) {
+		fail(l, 1, "out of memory");
+		return -ENOMEM;
+	}
+	memset(p, 0, sizeof(*p));
+	pcl_spsc_init(&p->ring, p->buf, PLAY_RING_SAMPLES, sizeof(p->buf[0]));
+	atomic_init(&p->underruns, 0);
+	l->player = p;
+
+	err = Pa_Initialize();
+	if (err != paNoError) {
+		fail(l, 1, "cannot start PortAudio: %s", Pa_GetErrorText(err));
+		return -EIO;
+	}
+	p->pa_up = true;
+	out.device = play_find_device(l->opt.device);
+	if (out.device == paNoDevice) {
+		if (l->opt.device)
+			fail(l, 1, "no audio output device matching '%s'", l->opt.device);
+		else
+			fail(l, 1, "no default audio output device");
+		play_list_devices();
+		return -ENODEV;
+	}
+	out.suggestedLatency = Pa_GetDeviceInfo(out.device)->defaultLowOutputLatency;
+	err = Pa_OpenStream(&p->stream, NULL, &out, PUENTE_SAMPLE_RATE,
+	                    paFramesPerBufferUnspecified, paNoFlag, play_callback, p);
+	if (err == paNoError) {
+		err = Pa_StartStream(p->stream);
+		if (err != paNoError) {
+			Pa_CloseStream(p->stream);
+			p->stream = NULL;
+		}
+	}
+	if (err != paNoError) {
+		fail(l, 1, "cannot play on '%s' (mono, 48 kHz, 16 bit): %s",
+		     Pa_GetDeviceInfo(out.device)->name, Pa_GetErrorText(err));
+		return -EIO;
+	}
+	note(l, "playing on '%s'", Pa_GetDeviceInfo(out.device)->name);
+	return 0;
+}
+
+/* main, after the summary: a hung PortAudio teardown cannot keep us alive. */
+static void play_close(struct listen *l)
+{
+	struct player *p = l->player;
+
+	if (!p)
+		return;
+	signal(SIGALRM, on_watchdog);
+	alarm(PLAY_TEARDOWN_S);
+	if (p->stream) {
+		Pa_StopStream(p->stream);
+		Pa_CloseStream(p->stream);
+	}
+	if (p->pa_up)
+		Pa_Terminate();
+	alarm(0);
+	free(p);
+	l->player = NULL;
+}
+
+/* --- audio --- */
+
+/* n decoded samples; concealed ones reach the speaker only up to budget. */
+static void emit(struct listen *l, const opus_int16 *pcm, int n, uint32_t *play_budget)
+{
+	if (l->wav && sf_writef_short(l->wav, pcm, n) != n) {
+		fail(l, 1, "cannot write %s: %s", l->opt.wav, sf_strerror(l->wav));
+		sf_close(l->wav);
+		l->wav = NULL;
+	}
+	if (l->player) {
+		uint32_t m = (uint32_t)n;
+
+		if (play_budget) {
+			m = m < *play_budget ? m : *play_budget;
+			*play_budget -= m;
+		}
+		/* A full ring drops the block; pcl_spsc counts it. */
+		if (m)
+			pcl_spsc_write(&l->player->ring, pcm, m);
+	}
+}
+
+/* Fills n missing samples with Opus PLC (silence below 2.5 ms) to keep the room's timing. */
+static void conceal(struct listen *l, uint64_t n)
+{
+	uint32_t budget = PLAY_FILL_MAX;
+
+	if (n > WAV_FILL_MAX) {
+		l->jumps++;
+		warn("media time jumped by %.1f s: not concealed", (double)n / PUENTE_SAMPLE_RATE);
+		opus_decoder_ctl(l->dec, OPUS_RESET_STATE);
+		return;
+	}
+	l->concealed += n;
+	while (n) {
+		/* PLC wants 2.5 ms multiples; 20 ms chunks keep it at its best. */
+		int want = n >= 960 ? 960 : (int)(n / 120 * 120);
+		int got = want ? opus_decode(l->dec, NULL, 0, l->pcm, want, 0) : 0;
+
+		if (got <= 0) {
+			got = n < 960 ? (int)n : 960;
+			memset(l->pcm, 0, (size_t)got * sizeof(l->pcm[0]));
+		}
+		emit(l, l->pcm, got, &budget);
+		n -= (uint64_t)got;
+	}
+}
+
+static void on_audio(void *user, const struct pcl_audio *a)
+{
+	struct listen *l = user;
+	int n;
+
+	if (l->chan_id < 0 || a->hdr.channel != l->chan_id) {
+		l->foreign++;
+		return;
+	}
+	pcl_stats_packet(&l->stats, a);
+	/* Any forward jump (DISCONT, gap, restart) is concealed: the WAV keeps the room clock. */
+	if (l->have_next && a->hdr.media_time > l->next_media_time)
+		conceal(l, a->hdr.media_time - l->next_media_time);
+	n = opus_decode(l->dec, a->payload, (opus_int32)a->len, l->pcm, PCL_MAX_PACKET_SAMPLES, 0);
+	if (n < 0) {
+		l->decode_errs++;
+		conceal(l, a->samples);
+	} else {
+		emit(l, l->pcm, n, NULL);
+	}
+	l->have_next = true;
+	l->next_media_time = a->hdr.media_time + a->samples;
+}
+
+/* --- control messages --- */
+
+static const char *str_field(const json_t *o, const char *key, char *buf, size_t cap)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return pcl_sanitize(buf, cap, s ? s : "");
+}
+
+static int send_msg(struct listen *l, json_t *msg)
+{
+	int err = msg ? pcl_send_json(l->cl, msg) : -ENOMEM;
+
+	json_decref(msg);
+	if (err < 0)
+		fail(l, 1, "cannot send to the relay: %s", strerror(-err));
+	return err;
+}
+
+static void on_welcome(struct listen *l, const json_t *msg)
+{
+	const json_t *chans = json_object_get(json_object_get(msg, "room"), "channels");
+	const json_t *audio = json_object_get(msg, "audio");
+	json_int_t proto = json_integer_value(json_object_get(msg, "protocol"));
+	const json_t *rate = json_object_get(audio, "sample_rate");
+	const json_t *nch = json_object_get(audio, "channels");
+	size_t i;
+	const json_t *ch;
+
+	if (l->welcomed)
+		return;
+	l->welcomed = true;
+	if (proto != PUENTE_PROTO_VERSION) {
+		fail(l, 1, "the relay speaks protocol %lld; " PROG " speaks %d", (long long)proto,
+		     PUENTE_PROTO_VERSION);
+		return;
+	}
+	if ((rate && json_integer_value(rate) != PUENTE_SAMPLE_RATE) ||
+	    (nch && json_integer_value(nch) != 1)) {
+		fail(l, 1, "the relay sends audio this tool cannot decode (not mono 48 kHz)");
+		return;
+	}
+	json_array_foreach(chans, i, ch)
+	{
+		if (l->n_channels == PUENTE_MAX_CHANNELS)
+			break;
+		str_field(ch, "name", l->channels[l->n_channels], NAME_LEN);
+		l->n_channels++;
+	}
+	if (send_msg(l, json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "listener",
+	                          "agent", AGENT)) < 0)
+		return;
+	send_msg(l, json_pack("{s:s, s:s}", "type", "core.subscribe", "channel", l->opt.channel));
+}
+
+static void on_subscribed(struct listen *l, const json_t *msg)
+{
+	json_t *id = json_object_get(msg, "id");
+	struct pcl_clock clock;
+	char name[NAME_LEN];
+
+	if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+	    json_integer_value(id) >= PUENTE_MAX_CHANNELS ||
+	    pcl_clock_parse(json_object_get(msg, "clock"), &clock) < 0) {
+		fail(l, 1, "the relay sent a malformed core.subscribed");
+		return;
+	}
+	l->chan_id = (int)json_integer_value(id);
+	pcl_stats_set_clock(&l->stats, &clock);
+	pcl_stats_restart(&l->stats);
+	/* A new stream: its first packet starts the file's timeline afresh. */
+	l->have_next = false;
+	note(l, "subscribed to '%s' (channel %d)", str_field(msg, "channel", name, sizeof(name)),
+	     l->chan_id);
+}
+
+static void on_relay_error(struct listen *l, const json_t *msg)
+{
+	char code[NAME_LEN], text[256], ref[NAME_LEN], list[PUENTE_MAX_CHANNELS * (NAME_LEN + 2)];
+	size_t used = 0;
+
+	str_field(msg, "code", code, sizeof(code));
+	str_field(msg, "message", text, sizeof(text));
+	str_field(msg, "ref", ref, sizeof(ref));
+	if (!strcmp(code, "unknown_channel")) {
+		list[0] = '\0';
+		for (unsigned i = 0; i < l->n_channels && used < sizeof(list); i++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+			                         i ? ", " : "", l->channels[i]);
+		fail(l, 2, "the relay has no channel '%s'; its channels: %s", l->opt.channel,
+		     l->n_channels ? list : "(none announced)");
+		return;
+	}
+	/* Without hello or subscribe no audio will come: give up now. */
+	if (!strcmp(ref, "core.hello") || !strcmp(ref, "core.subscribe"))
+		fail(l, 1, "relay error %s on %s: %s", code, ref, text);
+	else
+		warn("relay error %s%s%s: %s", code, *ref ? " on " : "", ref, text);
+}
+
+static void on_json(void *user, const char *type, json_t *msg)
+{
+	struct listen *l = user;
+	struct pcl_clock clock;
+	char state[NAME_LEN], detail[256];
+
+	if (!strcmp(type, "core.welcome")) {
+		on_welcome(l, msg);
+	} else if (!strcmp(type, "core.subscribed")) {
+		on_subscribed(l, msg);
+	} else if (!strcmp(type, "core.clock")) {
+		if (pcl_clock_parse(msg, &clock) == 0)
+			pcl_stats_set_clock(&l->stats, &clock);
+		else
+			warn("malformed core.clock ignored: delays keep the previous anchor");
+	} else if (!strcmp(type, "core.source")) {
+		note(l, "source %s: %s", str_field(msg, "state", state, sizeof(state)),
+		     str_field(msg, "detail", detail, sizeof(detail)));
+	} else if (!strcmp(type, "core.error")) {
+		on_relay_error(l, msg);
+	}
+	/* Other types (core.hello echo, plugins' messages) are not ours to act on. */
+}
+
+static void on_open(void *user)
+{
+	struct listen *l = user;
+
+	l->opened = true;
+	l->opened_ms = mono_ms();
+	note(l, "connected to %s", l->opt.url);
+}
+
+static void on_closed(void *user, int code, const char *reason)
+{
+	struct listen *l = user;
+
+	if (!l->opened)
+		fail(l, 1, "cannot connect to %s: %s (is the relay running there?)", l->opt.url,
+		     reason);
+	else if (!l->closing && !l->fatal)
+		warn("the connection closed: %d %s", code, reason);
+}
+
+/* --- command line --- */
+
+#define SYNOPSIS                                                                                   \
+	"Usage: " PROG " [--url ws://HOST:PORT/PATH] [--channel NAME] [--seconds N]\n"             \
+	"                     [--wav FILE] [--play [DEVICE]] [--quiet] [--help] [--version]\n"
+
+static void usage(FILE *f)
+{
+	fputs(SYNOPSIS
+	      "\n"
+	      "Hear one channel of a puente relay: receive its Opus audio over the\n"
+	      "WebSocket protocol, decode it, and save it to a WAV file and/or play it.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --url URL        relay endpoint (default " PCL_DEFAULT_URL ");\n"
+	      "                   a URL without port or path uses 8080 and /ws\n"
+	      "  --channel NAME   channel to hear, as the relay names it (default floor)\n"
+	      "  --seconds N      stop after N seconds (default: run until Ctrl-C)\n"
+	      "  --wav FILE       write the audio to FILE as 16-bit mono 48 kHz WAV;\n"
+	      "                   lost audio is concealed so the file keeps the room's\n"
+	      "                   timing (jumps over 10 s are not filled)\n"
+	      "  --play [DEVICE]  play on an audio output: the default one, or DEVICE given\n"
+	      "                   as a PortAudio device index or part of a device name\n"
+	      "                   (--play=DEVICE if the name starts with '-'); unknown\n"
+	      "                   devices get a list of the outputs; --wav and --play\n"
+	      "                   may be combined\n"
+	      "  --quiet          no progress messages: only errors, losses and the summary\n"
+	      "  --help           show this help and exit\n"
+	      "  --version        show the version and exit\n"
+	      "\n"
+	      "At the end one summary line goes to standard output:\n"
+	      "  packets=N gaps=N discont=N delay_ms_p50=X delay_ms_p99=X seconds=S channel=NAME\n"
+	      "    packets   audio packets received on the channel\n"
+	      "    gaps      sequence jumps the relay did not announce (audio lost)\n"
+	      "    discont   skips the relay announced (this listener fell behind); the\n"
+	      "              first packet, always flagged, is not counted\n"
+	      "    delay_ms  median and 99th percentile of the delay from capture in the\n"
+	      "              room to arrival here, on the room clock (nan: no audio)\n"
+	      "    seconds   time spent listening\n"
+	      "\n"
+	      "Ctrl-C (SIGINT) or SIGTERM ends the run early; the summary still follows.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  " PROG " --channel es --play\n"
+	      "  " PROG " --url ws://192.0.2.10:8080/ws --seconds 60 --wav floor.wav\n"
+	      "\n"
+	      "Exit status: 0 if audio arrived; 1 if none did, or the connection, file or\n"
+	      "device failed; 2 on bad usage or a channel the relay does not have.\n",
+	      f);
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	fputs(SYNOPSIS "Try '" PROG " --help' for more information.\n", stderr);
+	return 2;
+}
+
+/* It goes into the summary line, whose fields are split on spaces. */
+static bool valid_channel(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] <= 0x20 || name[i] == 0x7f)
+			return false;
+	return n > 0 && n < NAME_LEN;
+}
+
+/* Returns -1 to go on, or an exit status (help, version, bad usage). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_URL = 256, OPT_CHANNEL, OPT_SECONDS, OPT_WAV, OPT_PLAY, OPT_QUIET, OPT_VERSION };
+	static const struct option longopts[] = {
+	    {"url", required_argument, NULL, OPT_URL},
+	    {"channel", required_argument, NULL, OPT_CHANNEL},
+	    {"seconds", required_argument, NULL, OPT_SECONDS},
+	    {"wav", required_argument, NULL, OPT_WAV},
+	    {"play", optional_argument, NULL, OPT_PLAY},
+	    {"quiet", no_argument, NULL, OPT_QUIET},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {0},
+	};
+	struct pcl_url url;
+	char *end;
+	int c;
+
+	*o = (struct options){.url = PCL_DEFAULT_URL, .channel = "floor"};
+	opterr = 0;
+	/* '+': no argument permutation, so "--play DEVICE" can take the next word. */
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL:
+			if (pcl_url_parse(optarg, &url) < 0)
+				return bad_usage("bad --url '%s': expected ws://HOST[:PORT][/PATH]",
+				                 optarg);
+			o->url = optarg;
+			break;
+		case OPT_CHANNEL:
+			if (!valid_channel(optarg))
+				return bad_usage(
+				    "bad --channel '%s': 1 to 63 characters, no spaces "
+				    "or control characters",
+				    optarg);
+			o->channel = optarg;
+			break;
+		case OPT_SECONDS:
+			errno = 0;
+			o->seconds = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o->seconds > 0) ||
+			    o->seconds > MAX_SECONDS)
+				return bad_usage("bad --seconds '%s': a number of seconds above 0",
+				                 optarg);
+			break;
+		case OPT_WAV:
+			o->wav = optarg;
+			break;
+		case OPT_PLAY:
+			o->play = true;
+			o->device = optarg && *optarg ? optarg : NULL;
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				o->device = argv[optind++];
+			break;
+		case OPT_QUIET:
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf(PROG " " PUENTE_VERSION "\n");
+			return 0;
+		case ':':
+			return bad_usage("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return bad_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/* --- main --- */
+
+static void run(struct listen *l)
+{
+	int64_t start = mono_ms();
+	int64_t end = l->opt.seconds ? start + (int64_t)(l->opt.seconds * 1000) : INT64_MAX;
+
+	while (!g_stop && !l->fatal) {
+		int64_t now = mono_ms();
+
+		if (now >= end)
+			break;
+		if (l->opened && !l->welcomed && now - l->opened_ms > WELCOME_TIMEOUT_MS) {
+			fail(l, 1, "no core.welcome from %s: is it a puente relay?", l->opt.url);
+			break;
+		}
+		if (pcl_run_for(l->cl, (uint32_t)(end - now < SLICE_MS ? end - now : SLICE_MS)) < 0)
+			break;
+	}
+	l->elapsed = (double)(mono_ms() - start) / 1000.0;
+	l->closing = true;
+	if (pcl_close(l->cl, 1000, "bye") == 0) {
+		int64_t stop = mono_ms() + CLOSE_WAIT_MS;
+
+		while (mono_ms() < stop && pcl_run_for(l->cl, SLICE_MS) == 0)
+			;
+	}
+}
+
+static void report(struct listen *l)
+{
+	static const struct pcl_counters none;
+	const struct pcl_counters *k = l->cl ? pcl_counters(l->cl) : &none;
+	uint32_t underruns = 0, overruns = 0;
+	char play[64] = "";
+
+	if (l->player) {
+		underruns = atomic_load_explicit(&l->player->underruns, memory_order_relaxed);
+		overruns = atomic_load_explicit(&l->player->ring.overruns, memory_order_relaxed);
+		snprintf(play, sizeof(play), " play_underruns=%u play_overruns=%u", underruns,
+		         overruns);
+	}
+	/* Nothing is dropped silently, --quiet or not: name every loss that happened. */
+	if (k->bad_audio || k->bad_json || l->foreign || l->stats.missing || l->concealed ||
+	    l->jumps || l->decode_errs || underruns || overruns)
+		warn("losses: missing_packets=%llu concealed_ms=%.1f long_jumps=%llu "
+		     "decode_errors=%llu bad_audio=%llu bad_json=%llu other_channel=%llu%s",
+		     (unsigned long long)l->stats.missing,
+		     l->concealed * 1000.0 / PUENTE_SAMPLE_RATE, (unsigned long long)l->jumps,
+		     (unsigned long long)l->decode_errs, (unsigned long long)k->bad_audio,
+		     (unsigned long long)k->bad_json, (unsigned long long)l->foreign, play);
+	if (!l->stats.packets && !l->fatal)
+		warn("no audio arrived on channel '%s'", l->opt.channel);
+	printf("packets=%llu gaps=%llu discont=%llu delay_ms_p50=%.1f delay_ms_p99=%.1f "
+	       "seconds=%.1f channel=%s\n",
+	       (unsigned long long)l->stats.packets, (unsigned long long)l->stats.gaps,
+	       (unsigned long long)l->stats.discont, pcl_stats_delay_ms(&l->stats, 50),
+	       pcl_stats_delay_ms(&l->stats, 99), l->elapsed, l->opt.channel);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct pcl_callbacks cb = {
+	    .open = on_open,
+	    .json = on_json,
+	    .audio = on_audio,
+	    .closed = on_closed,
+	};
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+	static struct listen l; /* static: large, and zeroed */
+	int status, err;
+
+	status = parse_args(argc, argv, &l.opt);
+	if (status >= 0)
+		return status;
+	l.chan_id = -1;
+	pcl_stats_init(&l.stats);
+	/* SA_RESETHAND: a second Ctrl-C ends the program at once. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	l.dec = opus_decoder_create(PUENTE_SAMPLE_RATE, 1, &err);
+	if (!l.dec) {
+		fprintf(stderr, PROG ": cannot create the Opus decoder: %s\n", opus_strerror(err));
+		return 1;
+	}
+	if (l.opt.wav) {
+		SF_INFO fmt = {.samplerate = PUENTE_SAMPLE_RATE,
+		               .channels = 1,
+		               .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+
+		l.wav = sf_open(l.opt.wav, SFM_WRITE, &fmt);
+		if (!l.wav)
+			fail(&l, 1, "cannot create %s: %s", l.opt.wav, sf_strerror(NULL));
+	}
+	if (!l.fatal && l.opt.play)
+		play_open(&l);
+	if (!l.fatal) {
+		l.cl = pcl_create(l.opt.url, &cb, &l, &err);
+		if (!l.cl)
+			fail(&l, 1, "cannot start a client for %s: %s", l.opt.url, strerror(-err));
+	}
+	if (l.cl)
+		run(&l);
+	if (l.wav && sf_close(l.wav))
+		fail(&l, 1, "cannot finish %s", l.opt.wav);
+	/* Every run past the command line reports, so scripts always get a line. */
+	report(&l);
+	status = l.fatal ? l.fatal : l.stats.packets ? 0 : 1;
+	g_exit_status = status;
+	play_close(&l);
+	pcl_destroy(l.cl);
+	opus_decoder_destroy(l.dec);
+	pcl_stats_fini(&l.stats);
+	return status;
+}
