@@ -213,7 +213,7 @@ export function percentile(values, p) {
 
 // ASan/UBSan/LSan reports go to stderr (and LSan's also into the exit code).
 export function checkNoSanitizerReport(relay) {
-  check(!/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.test(relay.stderr), 'no sanitizer report on stderr');
+  check(!/ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:/.test(relay.stderr), 'no sanitizer report on stderr');
 }
 
 // Stops the relay with SIGTERM and checks that it went cleanly.
