@@ -149,8 +149,8 @@ int puente__audio_start(struct puente__audio *a)
 		close(a->shm_fd);
 		return -ENOMEM;
 	}
-	puente__spsc_init(&a->shm->cap_ring, a->shm->cap_buf, PUENTE_CAPTURE_RING, sizeof(float));
-	puente__spsc_init(&a->shm->play_ring, a->shm->play_buf, PUENTE_PLAY_RING, sizeof(float));
+	puente_spsc_init(&a->shm->cap_ring, a->shm->cap_buf, PUENTE_CAPTURE_RING, sizeof(float));
+	puente_spsc_init(&a->shm->play_ring, a->shm->play_buf, PUENTE_PLAY_RING, sizeof(float));
 	if (start_worker(a, why, sizeof(why))) {
 		/* The default device missing is reported by the caller's fallback. */
 		if (!a->capture || strcmp(a->input, "default"))

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "spsc.h"
+#include <puente/spsc.h>
 
 #define PUENTE_CAPTURE_RING (1u << 15) /* mono samples, ~0.68 s at 48 kHz */
 #define PUENTE_PLAY_RING    (1u << 14) /* mono samples at 48 kHz, ~0.34 s */
@@ -32,7 +32,7 @@ enum puente__worker_status {
 
 struct puente__audio_shm {
 	/* capture: the worker's callback writes, the media thread reads */
-	struct puente__spsc cap_ring;
+	struct puente_spsc cap_ring;
 	float cap_buf[PUENTE_CAPTURE_RING];
 	_Atomic uint64_t cap_callbacks;     /* grows while the device delivers */
 	_Atomic uint32_t cap_rate;          /* sample rate of the current stream */
@@ -40,7 +40,7 @@ struct puente__audio_shm {
 	_Atomic uint32_t cap_overflows;     /* the device reported lost input */
 
 	/* playback: the playback thread writes 48 kHz mono, the worker's callback reads */
-	struct puente__spsc play_ring;
+	struct puente_spsc play_ring;
 	float play_buf[PUENTE_PLAY_RING];
 	_Atomic uint32_t play_channels;
 	_Atomic uint64_t play_callbacks;

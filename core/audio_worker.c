@@ -34,7 +34,7 @@ static int capture_cb(const void *input, void *output, unsigned long frames,
 		atomic_fetch_add_explicit(&a->cap_overflows, 1, memory_order_relaxed);
 	/* Capture is opened mono: the desk's feed (or its first channel). */
 	if (input)
-		puente__spsc_write(&a->cap_ring, input, (uint32_t)frames);
+		puente_spsc_write(&a->cap_ring, input, (uint32_t)frames);
 	atomic_fetch_add_explicit(&a->cap_callbacks, 1, memory_order_release);
 	return paContinue;
 }
@@ -52,7 +52,7 @@ static int playback_cb(const void *input, void *output, unsigned long frames,
 	(void)flags;
 	while (frames > 0) {
 		unsigned long n = frames < CHUNK ? frames : CHUNK;
-		uint32_t got = puente__spsc_read(&a->play_ring, mono, (uint32_t)n);
+		uint32_t got = puente_spsc_read(&a->play_ring, mono, (uint32_t)n);
 
 		if (got < n) {
 			atomic_fetch_add_explicit(&a->play_starved, 1, memory_order_relaxed);

@@ -109,7 +109,7 @@ static void follow_stream(struct puente__media *m, struct device_state *d)
 			log_error("media: no resampler from %u Hz: %s", d->rate,
 			          speex_resampler_strerror(err));
 	}
-	while (puente__spsc_read(&a->shm->cap_ring, junk, 1024) == 1024)
+	while (puente_spsc_read(&a->shm->cap_ring, junk, 1024) == 1024)
 		;
 	d->have = 0;
 }
@@ -198,7 +198,7 @@ static void run_device(struct puente__media *m)
 			continue;
 		}
 		uint32_t n;
-		while ((n = puente__spsc_read(&a->shm->cap_ring, buf, 1024)) > 0) {
+		while ((n = puente_spsc_read(&a->shm->cap_ring, buf, 1024)) > 0) {
 			take_samples(m, &d, buf, n);
 			if (n < 1024)
 				break;

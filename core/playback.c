@@ -34,9 +34,9 @@ static void *playback_thread(void *arg)
 		                          (opus_int32)(len - PUENTE_HEADER_LEN), pcm, 5760, 0);
 		if (n <= 0)
 			continue;
-		if (puente__spsc_fill(&p->audio->shm->play_ring) > MAX_QUEUED)
+		if (puente_spsc_fill(&p->audio->shm->play_ring) > MAX_QUEUED)
 			continue;
-		puente__spsc_write(&p->audio->shm->play_ring, pcm, (uint32_t)n);
+		puente_spsc_write(&p->audio->shm->play_ring, pcm, (uint32_t)n);
 		atomic_fetch_add(&p->room->stats.play_packets, 1);
 	}
 	return NULL;

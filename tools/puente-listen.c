@@ -22,7 +22,7 @@
 #include <sndfile.h>
 
 #include "client/pcl.h"
-#include "client/pcl_spsc.h"
+#include <puente/spsc.h>
 
 #define PROG  "puente-listen"
 #define AGENT PROG "/" PUENTE_VERSION
@@ -52,7 +52,7 @@ struct options {
 
 /* Ring first: it wants 64-byte alignment (aligned_alloc). */
 struct player {
-	struct pcl_spsc ring;
+	struct puente_spsc ring;
 	int16_t buf[PLAY_RING_SAMPLES];
 	PaStream *stream;
 	bool pa_up;                 /* Pa_Initialize() succeeded */
@@ -171,10 +171,10 @@ static int play_callback(const void *in, void *out, unsigned long frames,
 	(void)time;
 	(void)flags;
 	/* Start (and restart after running dry) only with a cushion buffered. */
-	if (!p->primed && pcl_spsc_fill(&p->ring) >= PLAY_PREBUFFER)
+	if (!p->primed && puente_spsc_fill(&p->ring) >= PLAY_PREBUFFER)
 		p->primed = true;
 	if (p->primed) {
-		got = pcl_spsc_read(&p->ring, o, (uint32_t)frames);
+		got = puente_spsc_read(&p->ring, o, (uint32_t)frames);
 		if (got < frames) {
 			p->primed = false;
 			atomic_fetch_add_explicit(&p->underruns, 1, memory_order_relaxed);
@@ -234,7 +234,7 @@ static int play_open(struct listen *l)
 		return -ENOMEM;
 	}
 	memset(p, 0, sizeof(*p));
-	pcl_spsc_init(&p->ring, p->buf, PLAY_RING_SAMPLES, sizeof(p->buf[0]));
+	puente_spsc_init(&p->ring, p->buf, PLAY_RING_SAMPLES, sizeof(p->buf[0]));
 	atomic_init(&p->underruns, 0);
 	l->player = p;
 
@@ -309,9 +309,9 @@ static void emit(struct listen *l, const opus_int16 *pcm, int n, uint32_t *play_
 			m = m < *play_budget ? m : *play_budget;
 			*play_budget -= m;
 		}
-		/* A full ring drops the block; pcl_spsc counts it. */
+		/* A full ring drops the block; puente_spsc counts it. */
 		if (m)
-			pcl_spsc_write(&l->player->ring, pcm, m);
+			puente_spsc_write(&l->player->ring, pcm, m);
 	}
 }
 

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "spsc.h"
+#include <puente/spsc.h>
 
 #define CAP 1024
 
-static struct puente__spsc ring;
+static struct puente_spsc ring;
 static uint32_t storage[CAP];
 static uint64_t total;
 
@@ -30,7 +30,7 @@ static void *writer(void *arg)
 			n = (uint32_t)(total - next);
 		for (uint32_t i = 0; i < n; i++)
 			block[i] = (uint32_t)(next + i);
-		if (puente__spsc_write(&ring, block, n) == n)
+		if (puente_spsc_write(&ring, block, n) == n)
 			next += n;
 		else
 			sched_yield();
@@ -47,11 +47,11 @@ int main(int argc, char **argv)
 	pthread_t t;
 
 	total = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-	if (puente__spsc_init(&ring, storage, CAP, sizeof(uint32_t)))
+	if (puente_spsc_init(&ring, storage, CAP, sizeof(uint32_t)))
 		return 1;
 	pthread_create(&t, NULL, writer, NULL);
 	while (expect < total) {
-		uint32_t n = puente__spsc_read(&ring, block, size);
+		uint32_t n = puente_spsc_read(&ring, block, size);
 
 		for (uint32_t i = 0; i < n; i++) {
 			if (block[i] != (uint32_t)expect) {
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		size = size % 61 + 1;
 	}
 	pthread_join(t, NULL);
-	if (puente__spsc_fill(&ring) != 0) {
+	if (puente_spsc_fill(&ring) != 0) {
 		fprintf(stderr, "FAIL: ring not empty at the end\n");
 		return 1;
 	}

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +15,6 @@
 #include <cmocka.h>
 
 #include "pcl.h"
-#include "pcl_spsc.h"
 
 static void test_url_defaults(void **state)
 {
@@ -218,73 +216,6 @@ static void test_stats_reservoir(void **state)
 	pcl_stats_fini(&s);
 }
 
-static void test_spsc_basic(void **state)
-{
-	struct pcl_spsc r;
-	int16_t buf[8], out[8];
-	const int16_t in[6] = {1, 2, 3, 4, 5, 6};
-
-	(void)state;
-	assert_int_equal(pcl_spsc_init(&r, buf, 6, sizeof(buf[0])), -EINVAL);
-	assert_int_equal(pcl_spsc_init(&r, buf, 0, sizeof(buf[0])), -EINVAL);
-	assert_int_equal(pcl_spsc_init(&r, buf, 8, sizeof(buf[0])), 0);
-	assert_int_equal(pcl_spsc_write(&r, in, 6), 6);
-	assert_int_equal(pcl_spsc_write(&r, in, 3), 0); /* all or nothing */
-	assert_int_equal(atomic_load(&r.overruns), 1);
-	assert_int_equal(pcl_spsc_read(&r, out, 4), 4);
-	assert_memory_equal(out, in, 4 * sizeof(in[0]));
-	assert_int_equal(pcl_spsc_write(&r, in, 6), 6); /* wraps */
-	assert_int_equal(pcl_spsc_fill(&r), 8);
-	assert_int_equal(pcl_spsc_read(&r, out, 8), 8);
-	assert_memory_equal(out, in + 4, 2 * sizeof(in[0]));
-	assert_memory_equal(out + 2, in, 6 * sizeof(in[0]));
-	assert_int_equal(pcl_spsc_read(&r, out, 8), 0);
-}
-
-#define COUNT_N (1u << 20)
-
-static void *spsc_writer(void *arg)
-{
-	struct pcl_spsc *r = arg;
-	uint32_t block[7];
-
-	for (uint32_t v = 0; v < COUNT_N;) {
-		uint32_t n = COUNT_N - v < 7 ? COUNT_N - v : 7;
-
-		for (uint32_t i = 0; i < n; i++)
-			block[i] = v + i;
-		if (pcl_spsc_write(r, block, n))
-			v += n;
-		else
-			sched_yield(); /* full: let the reader run on a busy machine */
-	}
-	return NULL;
-}
-
-/* A counting sequence through a small ring: the reader sees every value in order. */
-static void test_spsc_threads(void **state)
-{
-	static uint32_t buf[64];
-	struct pcl_spsc r;
-	pthread_t t;
-	uint32_t out[5], want = 0;
-	int ok = 1;
-
-	(void)state;
-	assert_int_equal(pcl_spsc_init(&r, buf, 64, sizeof(buf[0])), 0);
-	assert_int_equal(pthread_create(&t, NULL, spsc_writer, &r), 0);
-	while (want < COUNT_N) {
-		uint32_t n = pcl_spsc_read(&r, out, 5);
-
-		if (!n)
-			sched_yield();
-		for (uint32_t i = 0; i < n; i++)
-			ok &= out[i] == want++;
-	}
-	pthread_join(t, NULL);
-	assert_true(ok);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,8 +227,6 @@ int main(void)
 	    cmocka_unit_test(test_stats_sequence),
 	    cmocka_unit_test(test_stats_delay_percentiles),
 	    cmocka_unit_test(test_stats_reservoir),
-	    cmocka_unit_test(test_spsc_basic),
-	    cmocka_unit_test(test_spsc_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
