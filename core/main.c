@@ -178,6 +178,21 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* The last word on what happened: what was relayed, and every kind of refusal. */
+static void log_stats(struct puente__stats *st)
+{
+#define N(f) (unsigned long long)atomic_load(&st->f)
+	log_info("stopped: %llu packets published (%llu silence), %llu sent, %llu dropped for slow "
+	         "listeners, %llu clients served, %llu source losses",
+	         N(packets_published), N(silence_packets), N(packets_sent), N(packets_dropped),
+	         N(clients_total), N(source_losses));
+	log_info("refused: %llu audio from listeners, %llu too big, %llu too fragmented, %llu bad "
+	         "messages, %llu rate-limited, %llu replies dropped, %llu stalled clients dropped",
+	         N(refused_audio), N(refused_too_big), N(refused_fragments), N(bad_messages),
+	         N(rate_limited), N(text_dropped), N(stalled_closed));
+#undef N
+}
+
 /* Opens the capture device; in auto mode a missing device means the test tone. */
 static int start_input(struct puente__config *cfg, struct puente__audio *audio,
                        enum puente__source_kind *kind)
@@ -312,12 +327,7 @@ out_audio:
 	puente__audio_stop(&audio, 2000);
 out_server:
 	puente__server_fini(&srv);
-	log_info("stopped: %llu packets published, %llu sent, %llu dropped by slow listeners, "
-	         "%llu clients served",
-	         (unsigned long long)atomic_load(&room.stats.packets_published),
-	         (unsigned long long)atomic_load(&room.stats.packets_sent),
-	         (unsigned long long)atomic_load(&room.stats.packets_dropped),
-	         (unsigned long long)atomic_load(&room.stats.clients_total));
+	log_stats(&room.stats);
 out_room:
 	puente__room_fini(&room);
 out_config:
