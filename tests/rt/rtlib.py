@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 
-JACK_RATE = 48000
+# PUENTE_JACK_RATE runs the server at another rate, so the relay must resample.
+JACK_RATE = int(os.environ.get("PUENTE_JACK_RATE", "48000"))
 JACK_PERIOD = 480
 
 
@@ -257,7 +258,7 @@ class Harness:
 
 
 class JackServer:
-    """A private jackd (dummy driver, 48 kHz, 480-frame periods)."""
+    """A private jackd (dummy driver, JACK_RATE, 480-frame periods)."""
 
     def __init__(self, harness, tag="jackd"):
         self.h = harness
@@ -546,6 +547,10 @@ def tone_figures(x, rate):
 
 def common_args(argv, extra=()):
     import argparse
+    # JACK's 8-slot server registry lives in /dev/shm: give this test its own.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+    from harness import private_shm
+    private_shm()
     ap = argparse.ArgumentParser()
     ap.add_argument("--puente", required=True)
     ap.add_argument("--jack-tone", required=True)
