@@ -44,10 +44,11 @@ def check(cond, message):
 class Relay:
     """One relay process. Use as a context manager: stop() runs on exit."""
 
-    def __init__(self, binary, args=(), cwd=None):
+    def __init__(self, binary, args=(), cwd=None, env=None):
         self.binary = os.path.abspath(binary)
         self.args = list(args)
         self.cwd = cwd
+        self.env = env
         self.proc = None
         self.port = None
         self.lines = []
@@ -79,7 +80,7 @@ class Relay:
 
     def start(self):
         cmd = [self.binary, "--bind", "127.0.0.1", "--port", "0"] + self.args
-        self.proc = subprocess.Popen(cmd, cwd=self.cwd, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._drain, daemon=True)
