@@ -117,7 +117,7 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int core_key(struct puente__config *c, const char *k, const char *v)
+int puente__config_set_core(struct puente__config *c, const char *k, const char *v)
 {
 	bool b;
 
@@ -235,7 +235,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	int rc;
 
 	if (!strcmp(section, "core"))
-		rc = core_key(x->c, key, value);
+		rc = puente__config_set_core(x->c, key, value);
 	else if (!strncmp(section, "channel.", 8))
 		rc = channel_key(x, section + 8, key, value);
 	else if (!strncmp(section, "plugin.", 7) && section[7])

@@ -63,6 +63,12 @@ int puente__config_defaults(struct puente__config *c);
 /* Reads an INI file over c. Errors are logged with the file and line. 0 or -errno. */
 int puente__config_load_file(struct puente__config *c, const char *path);
 
+/*
+ * Sets one [core] key from text, as the file would (flags use this too).
+ * 0, 1 for an unknown key, -1 for an invalid value.
+ */
+int puente__config_set_core(struct puente__config *c, const char *key, const char *value);
+
 /* Checks ranges and cross-field rules; logs each problem. 0 or -EINVAL. */
 int puente__config_validate(const struct puente__config *c);
 

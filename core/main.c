@@ -84,80 +84,30 @@ static void usage(FILE *out)
 	        "SIGINT or SIGTERM closes every client with 1001 and exits 0.\n");
 }
 
-static int set_str(char *dst, size_t cap, const char *v, const char *what)
-{
-	if (strlen(v) >= cap) {
-		fprintf(stderr, "puente: %s is too long\n", what);
-		return -1;
-	}
-	strcpy(dst, v);
-	return 0;
-}
-
-static int set_int(int *dst, const char *v, long lo, long hi, const char *what)
-{
-	char *end;
-	long n = strtol(v, &end, 10);
-
-	if (!*v || *end || n < lo || n > hi) {
-		fprintf(stderr, "puente: %s must be a number from %ld to %ld, not '%s'\n", what, lo,
-		        hi, v);
-		return -1;
-	}
-	*dst = (int)n;
-	return 0;
-}
-
-static int parse_level(const char *v, int *out)
-{
-	static const char *const names[] = {"error", "warn", "info", "debug"};
-
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(v, names[i])) {
-			*out = i;
-			return 0;
-		}
-	fprintf(stderr, "puente: --log-level takes error, warn, info or debug\n");
-	return -1;
-}
-
-/* Flags override the file; the file was read in a first pass. */
+/*
+ * Flags override the file through the same parser as its [core] keys: a
+ * flag's name is its key with '-' for '_'. Flags that are no key (--help,
+ * --config, ...) were handled in the first pass.
+ */
 static int apply_flag(struct puente__config *c, int opt, const char *arg)
 {
-	switch (opt) {
-	case 'b':
-		return set_str(c->bind, sizeof(c->bind), arg, "--bind");
-	case 'p':
-		return set_int(&c->port, arg, 0, 65535, "--port");
-	case 'i':
-		c->source = strcmp(arg, "default") ? PUENTE_SOURCE_DEVICE : PUENTE_SOURCE_AUTO;
-		return set_str(c->input, sizeof(c->input), arg, "--input");
-	case OPT_INPUT_FILE:
-		c->source = PUENTE_SOURCE_FILE;
-		return set_str(c->input_file, sizeof(c->input_file), arg, "--input-file");
-	case OPT_TONE:
-		c->source = PUENTE_SOURCE_TONE;
-		return 0;
-	case OPT_FRAME_MS:
-		if (strcmp(arg, "10") && strcmp(arg, "20")) {
-			fprintf(stderr, "puente: --frame-ms takes 10 or 20\n");
+	for (const struct option *o = options; o->name; o++) {
+		char key[32];
+
+		if (o->val != opt)
+			continue;
+		snprintf(key, sizeof(key), "%s", o->name);
+		for (char *p = key; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (puente__config_set_core(c, key, arg ? arg : "yes") < 0) {
+			fprintf(stderr, "puente: --%s '%s': invalid value. Try 'puente --help'.\n",
+			        o->name, arg ? arg : "");
 			return -1;
 		}
-		return set_int(&c->frame_ms, arg, 10, 20, "--frame-ms");
-	case OPT_BITRATE:
-		return set_int(&c->bitrate, arg, 6000, 510000, "--bitrate");
-	case OPT_OUTPUT:
-		return set_str(c->output, sizeof(c->output), arg, "--output");
-	case OPT_OUTPUT_CHANNEL:
-		return set_str(c->output_channel, sizeof(c->output_channel), arg,
-		               "--output-channel");
-	case OPT_WEB_ROOT:
-		return set_str(c->web_root, sizeof(c->web_root), arg, "--web-root");
-	case OPT_LOG_LEVEL:
-		return parse_level(arg, &c->log_level);
-	default:
 		return 0;
 	}
+	return 0;
 }
 
 struct signal_ctx {

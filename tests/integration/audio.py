@@ -71,3 +71,14 @@ def match(recording, source, window=RATE):
     src = np.tile(source, 1 + -(-window // len(source)))[lag:lag + window]
     gain_db = 20 * np.log10(np.sqrt(np.mean(w ** 2)) / max(np.sqrt(np.mean(src ** 2)), 1e-12))
     return {"ncc": ncc, "lag_s": lag / RATE, "start_s": start / RATE, "gain_db": gain_db}
+
+
+def check_match(recording, source, what, min_ncc=0.9):
+    """Prints the match figures of recording against the looped source and
+    fails the test below min_ncc."""
+    m = match(recording, source)
+    print(f"{what}: source {len(source) / RATE:.2f} s, recording {len(recording) / RATE:.2f} s; "
+          f"1 s window at {m['start_s']:.2f} s: ncc={m['ncc']:.4f} at "
+          f"{m['lag_s']:.3f} s into the loop, gain {m['gain_db']:+.2f} dB")
+    check(m["ncc"] >= min_ncc, f"{what} does not match the source: ncc {m['ncc']:.4f} < {min_ncc}")
+    return m

@@ -254,6 +254,13 @@ class Jackd:
             time.sleep(0.05)
         raise TestFailure(f"JACK port {port} did not appear within {timeout} s")
 
+    def record(self, port, path, seconds, cwd):
+        """Records a JACK port to a 16-bit WAV file with jack_rec."""
+        r = subprocess.run(["jack_rec", "-f", path, "-d", str(seconds), "-b", "16", port],
+                           cwd=cwd, env=self.env(), capture_output=True, text=True,
+                           timeout=seconds + 10)
+        check(r.returncode == 0, f"jack_rec failed: {r.stderr.strip()}")
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

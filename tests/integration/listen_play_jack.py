@@ -42,10 +42,7 @@ def test(args):
             try:
                 jack.wait_port("PortAudio:out_0", 5)
                 time.sleep(0.5)  # let the 60 ms cushion fill and playback start
-                r = subprocess.run(["jack_rec", "-f", rec_path, "-d", str(RECORD_SECONDS),
-                                    "-b", "16", "PortAudio:out_0"], cwd=tmp, env=jack.env(),
-                                   capture_output=True, text=True, timeout=RECORD_SECONDS + 10)
-                check(r.returncode == 0, f"jack_rec failed: {r.stderr.strip()}")
+                jack.record("PortAudio:out_0", rec_path, RECORD_SECONDS, tmp)
                 out, err = proc.communicate(timeout=LISTEN_SECONDS + 15)
             finally:
                 if proc.poll() is None:
@@ -61,12 +58,7 @@ def test(args):
         check(summary["gaps"] == "0", f"{summary['gaps']} sequence gap(s)")
 
         rec = audio.read_wav(rec_path)
-        m = audio.match(rec, audio.read_wav(speech))
-        print(f"played and recorded {len(rec) / audio.RATE:.2f} s; 1 s window at "
-              f"{m['start_s']:.2f} s: ncc={m['ncc']:.4f} at {m['lag_s']:.3f} s into the loop, "
-              f"gain {m['gain_db']:+.2f} dB")
-        check(m["ncc"] >= MIN_NCC,
-              f"played audio does not match the source: ncc {m['ncc']:.4f} < {MIN_NCC}")
+        audio.check_match(rec, audio.read_wav(speech), "played audio", MIN_NCC)
 
 
 def main():

@@ -13,7 +13,6 @@ Usage: relay_output_jack.py --relay PATH
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -37,20 +36,12 @@ def test(args):
                            cwd=tmp, env=jack.env()) as relay:
             jack.wait_port("PortAudio:out_0", 5)
             time.sleep(0.5)
-            r = subprocess.run(["jack_rec", "-f", rec_path, "-d", str(RECORD_SECONDS),
-                                "-b", "16", "PortAudio:out_0"], cwd=tmp, env=jack.env(),
-                               capture_output=True, text=True, timeout=RECORD_SECONDS + 10)
-            check(r.returncode == 0, f"jack_rec failed: {r.stderr.strip()}")
+            jack.record("PortAudio:out_0", rec_path, RECORD_SECONDS, tmp)
             log = "\n".join(relay.lines)
             check("playing to 'system'" in log, "the relay says it plays to the JACK device")
 
         rec = audio.read_wav(rec_path)
-        m = audio.match(rec, audio.read_wav(speech))
-        print(f"relay played, jack_rec recorded {len(rec) / audio.RATE:.2f} s; 1 s window at "
-              f"{m['start_s']:.2f} s: ncc={m['ncc']:.4f} at {m['lag_s']:.3f} s into the loop, "
-              f"gain {m['gain_db']:+.2f} dB")
-        check(m["ncc"] >= MIN_NCC,
-              f"played audio does not match the source: ncc {m['ncc']:.4f} < {MIN_NCC}")
+        audio.check_match(rec, audio.read_wav(speech), "played audio", MIN_NCC)
 
 
 def main():

@@ -47,12 +47,7 @@ def test(args):
         rec = audio.read_wav(out)
         check(len(rec) >= 0.8 * LISTEN_SECONDS * audio.RATE,
               f"recording holds {len(rec) / audio.RATE:.2f} s, expected about {LISTEN_SECONDS} s")
-        m = audio.match(rec, source)
-        print(f"source {len(source) / audio.RATE:.2f} s, recording {len(rec) / audio.RATE:.2f} s; "
-              f"1 s window at {m['start_s']:.2f} s: ncc={m['ncc']:.4f} at "
-              f"{m['lag_s']:.3f} s into the loop, gain {m['gain_db']:+.2f} dB")
-        check(m["ncc"] >= MIN_NCC,
-              f"decoded audio does not match the source: ncc {m['ncc']:.4f} < {MIN_NCC}")
+        audio.check_match(rec, source, "decoded audio", MIN_NCC)
 
 
 def main():
