@@ -7,8 +7,8 @@
  *
  * Threads: a struct pcl_client belongs to the thread that calls
  * pcl_run_for(); every pcl_client call and every callback happens there.
- * struct pcl_stats is plain data owned by one thread. struct pcl_spsc
- * (pcl_spsc.h) is the one piece meant to be shared between two threads.
+ * struct pcl_stats is plain data owned by one thread. Audio handed to a
+ * real-time callback goes through <puente/spsc.h>.
  *
  * Errors: actions return 0 or -errno; constructors return NULL and fill an
  * optional int *err.
