@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 			rc = 2;
 			goto out_config;
 		}
-	puente__log_set_level((enum puente__log_level)cfg.log_level);
+	puente__log_set_level((enum puente_log_level)cfg.log_level);
 	if (puente__config_validate(&cfg))
 		goto out_config;
 
