@@ -14,6 +14,12 @@
 #ifndef PUENTE_WEB_DIR
 #define PUENTE_WEB_DIR "core/web"
 #endif
+#ifndef PUENTE_PLUGIN_DIR
+#define PUENTE_PLUGIN_DIR "plugins"
+#endif
+#ifndef PUENTE_PLUGIN_WEB_DIR
+#define PUENTE_PLUGIN_WEB_DIR "plugins"
+#endif
 
 /* The room a fresh checkout runs with: no file, no sound card needed. */
 static const char default_ini[] = "[core]\n"
@@ -165,6 +171,10 @@ int puente__config_set_core(struct puente__config *c, const char *k, const char 
 		return parse_level(v, &c->log_level);
 	if (!strcmp(k, "plugins"))
 		return copy_str(c->plugins, sizeof(c->plugins), v);
+	if (!strcmp(k, "plugin_dir"))
+		return copy_str(c->plugin_dir, sizeof(c->plugin_dir), v);
+	if (!strcmp(k, "plugin_web_root"))
+		return copy_str(c->plugin_web_root, sizeof(c->plugin_web_root), v);
 	return 1;
 }
 
@@ -262,6 +272,8 @@ int puente__config_defaults(struct puente__config *c)
 
 	memset(c, 0, sizeof(*c));
 	copy_str(c->web_root, sizeof(c->web_root), PUENTE_WEB_DIR);
+	copy_str(c->plugin_dir, sizeof(c->plugin_dir), PUENTE_PLUGIN_DIR);
+	copy_str(c->plugin_web_root, sizeof(c->plugin_web_root), PUENTE_PLUGIN_WEB_DIR);
 	if (ini_parse_string(default_ini, on_entry, &x) != 0 || x.errors)
 		return -EINVAL;
 	return 0;

@@ -49,7 +49,9 @@ struct puente__config {
 	int send_lowat;      /* bytes of unsent audio the kernel may hold per client */
 	int ring_slots;
 	int log_level;
-	char plugins[256]; /* reserved for the plugin loader */
+	char plugins[256];         /* names of the plugins to load */
+	char plugin_dir[512];      /* where <name>.so are */
+	char plugin_web_root[512]; /* where <name>/web are */
 	size_t n_channels;
 	struct puente__channel_conf channels[PUENTE_MAX_CHANNELS];
 	size_t n_plugin_kv;

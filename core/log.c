@@ -35,7 +35,7 @@ void puente__logv(enum puente_log_level level, const char *prefix, const char *f
 			*p = '.';
 	/* One fprintf per line so concurrent threads do not interleave mid-line. */
 	fprintf(stderr, "%s.%03ld puente %s: %s%s%s\n", stamp, ts.tv_nsec / 1000000,
-		level_names[level], prefix ? prefix : "", prefix ? ": " : "", line);
+	        level_names[level], prefix ? prefix : "", prefix ? ": " : "", line);
 }
 
 void puente__log(enum puente_log_level level, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "media.h"
 #include "playback.h"
+#include "plugins.h"
 #include "room.h"
 #include "server.h"
 
@@ -31,6 +32,9 @@ enum {
 	OPT_WEB_ROOT,
 	OPT_PRINT_DEFAULT,
 	OPT_LOG_LEVEL,
+	OPT_PLUGINS,
+	OPT_PLUGIN_DIR,
+	OPT_LIST_PLUGINS,
 };
 
 static const struct option options[] = {
@@ -50,38 +54,45 @@ static const struct option options[] = {
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT},
+    {"plugins", required_argument, NULL, OPT_PLUGINS},
+    {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+    {"list-plugins", no_argument, NULL, OPT_LIST_PLUGINS},
     {0},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: puente [OPTION]...\n"
-	        "Relay a room's audio to listeners over WebSockets, one channel per language.\n"
-	        "\n"
-	        "With no options it runs the embedded default room (channels floor, es, en)\n"
-	        "on http://127.0.0.1:8080/, capturing the default input device, or a test\n"
-	        "tone when there is none.\n"
-	        "\n"
-	        "  -c, --config FILE         read an INI file over the embedded default\n"
-	        "  -b, --bind ADDR           listen address (default 127.0.0.1)\n"
-	        "  -p, --port N              listen port (default 8080; 0 picks a free one)\n"
-	        "  -i, --input DEVICE        capture this device (name part or index)\n"
-	        "      --input-file FILE     relay a sound file, looped, instead of a device\n"
-	        "      --tone                relay the test signal (1 kHz at -20 dBFS)\n"
-	        "      --list-devices        list audio devices and exit\n"
-	        "      --frame-ms 10|20      Opus frame length (default 20)\n"
-	        "      --bitrate BPS         Opus bitrate (default 32000)\n"
-	        "      --output DEVICE       also play a channel on this output device\n"
-	        "      --output-channel NAME channel to play there (default floor)\n"
-	        "      --web-root DIR        folder of the web pages\n"
-	        "      --log-level LEVEL     error, warn, info (default) or debug\n"
-	        "      --print-default-config  print the embedded default as INI and exit\n"
-	        "  -h, --help                show this help and exit\n"
-	        "  -V, --version             show the version and exit\n"
-	        "\n"
-	        "Listeners open http://ADDR:PORT/ in a browser, or run puente-listen.\n"
-	        "SIGINT or SIGTERM closes every client with 1001 and exits 0.\n");
+	fprintf(
+	    out,
+	    "Usage: puente [OPTION]...\n"
+	    "Relay a room's audio to listeners over WebSockets, one channel per language.\n"
+	    "\n"
+	    "With no options it runs the embedded default room (channels floor, es, en)\n"
+	    "on http://127.0.0.1:8080/, capturing the default input device, or a test\n"
+	    "tone when there is none.\n"
+	    "\n"
+	    "  -c, --config FILE         read an INI file over the embedded default\n"
+	    "  -b, --bind ADDR           listen address (default 127.0.0.1)\n"
+	    "  -p, --port N              listen port (default 8080; 0 picks a free one)\n"
+	    "  -i, --input DEVICE        capture this device (name part or index)\n"
+	    "      --input-file FILE     relay a sound file, looped, instead of a device\n"
+	    "      --tone                relay the test signal (1 kHz at -20 dBFS)\n"
+	    "      --list-devices        list audio devices and exit\n"
+	    "      --frame-ms 10|20      Opus frame length (default 20)\n"
+	    "      --bitrate BPS         Opus bitrate (default 32000)\n"
+	    "      --output DEVICE       also play a channel on this output device\n"
+	    "      --output-channel NAME channel to play there (default floor)\n"
+	    "      --web-root DIR        folder of the web pages\n"
+	    "      --log-level LEVEL     error, warn, info (default) or debug\n"
+	    "      --plugins LIST        plugins to load, e.g. interpretation (comma-separated)\n"
+	    "      --plugin-dir DIR      where the plugins' .so files are\n"
+	    "      --list-plugins        show the plugins found and whether they would load\n"
+	    "      --print-default-config  print the embedded default as INI and exit\n"
+	    "  -h, --help                show this help and exit\n"
+	    "  -V, --version             show the version and exit\n"
+	    "\n"
+	    "Listeners open http://ADDR:PORT/ in a browser, or run puente-listen.\n"
+	    "SIGINT or SIGTERM closes every client with 1001 and exits 0.\n");
 }
 
 /*
@@ -175,8 +186,9 @@ int main(int argc, char **argv)
 	static struct puente__media media;
 	static struct puente__playback playback;
 	static struct puente__server srv;
+	static struct puente__plugins plugins;
 	const char *config_path = NULL;
-	bool list_devices = false;
+	bool list_devices = false, list_plugins = false;
 	int opt, rc = 1;
 
 	if (argc > 1 && !strcmp(argv[1], "--audio-worker"))
@@ -200,6 +212,9 @@ int main(int argc, char **argv)
 			return 0;
 		case OPT_LIST_DEVICES:
 			list_devices = true;
+			break;
+		case OPT_LIST_PLUGINS:
+			list_plugins = true;
 			break;
 		case '?':
 			fprintf(stderr, "Try 'puente --help'.\n");
@@ -225,6 +240,10 @@ int main(int argc, char **argv)
 			goto out_config;
 		}
 	puente__log_set_level((enum puente_log_level)cfg.log_level);
+	if (list_plugins) {
+		rc = puente__plugins_list(cfg.plugin_dir, cfg.plugins, stdout) ? 1 : 0;
+		goto out_config;
+	}
 	if (puente__config_validate(&cfg))
 		goto out_config;
 
@@ -240,8 +259,10 @@ int main(int argc, char **argv)
 		log_error("cannot allocate the channel rings");
 		goto out_config;
 	}
-	if (puente__server_init(&srv, &room, &cfg))
+	if (puente__plugins_load(&plugins, &cfg, &room, &srv))
 		goto out_room;
+	if (puente__server_init(&srv, &room, &cfg, &plugins))
+		goto out_plugins;
 
 	enum puente__source_kind kind;
 	snprintf(audio.input, sizeof(audio.input), "%s", cfg.input);
@@ -276,8 +297,12 @@ out_media:
 out_audio:
 	puente__audio_stop(&audio, 2000);
 out_server:
+	/* Plugins go before the context: their threads may still be sending. */
+	puente__plugins_unload(&plugins);
 	puente__server_fini(&srv);
 	log_stats(&room.stats);
+out_plugins:
+	puente__plugins_unload(&plugins);
 out_room:
 	puente__room_fini(&room);
 out_config:

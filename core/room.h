@@ -32,7 +32,11 @@ struct puente__stats {
 	_Atomic uint64_t clients_total;
 	_Atomic uint64_t packets_sent;
 	_Atomic uint64_t packets_dropped; /* listeners lapped by their channel */
-	_Atomic uint64_t refused_audio;   /* binary frames from a listener */
+	_Atomic uint64_t refused_audio;   /* binary frames from a role that may not send audio */
+	_Atomic uint64_t refused_role;    /* plugin messages refused for the sender's role */
+	_Atomic uint64_t audio_received;  /* interpreter packets a plugin took */
+	_Atomic uint64_t audio_dropped;   /* interpreter packets no plugin took (not live) */
+	_Atomic uint64_t audio_invalid;   /* interpreter packets that failed validation */
 	_Atomic uint64_t refused_too_big;
 	_Atomic uint64_t refused_fragments;
 	_Atomic uint64_t bad_messages; /* bad_json, unknown_type, bad_field, unknown_channel */

@@ -5,9 +5,12 @@
 #include "server.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
+#include "plugins.h"
 
 #define TICK_US (250 * LWS_US_PER_MS)
 
@@ -45,22 +48,69 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_US);
 }
 
+/*
+ * The URL space: "/" is the core's pages; "/<plugin>" a loaded plugin's
+ * web folder, when it has one; each route a plugin registered is a
+ * callback mount served by http.c. lws picks the longest matching mount.
+ */
+static void build_mounts(struct puente__server *s)
+{
+	const struct lws_http_mount **tail = &s->mount.mount_next;
+	struct puente__plugins *p = s->plugins;
+	size_t k = 0;
+
+	s->mount.mountpoint = "/";
+	s->mount.mountpoint_len = 1;
+	s->mount.origin = s->cfg->web_root;
+	s->mount.def = "index.html";
+	s->mount.origin_protocol = LWSMPRO_FILE;
+	for (size_t i = 0; p && i < p->n && k < 16; i++) {
+		struct stat st;
+		struct lws_http_mount *m = &s->plugin_mounts[k];
+
+		snprintf(s->plugin_web[k], sizeof(s->plugin_web[k]), "%s/%s/web",
+		         s->cfg->plugin_web_root, p->slots[i].name);
+		if (stat(s->plugin_web[k], &st) || !S_ISDIR(st.st_mode))
+			continue;
+		snprintf(p->slots[i].mount_path, sizeof(p->slots[i].mount_path), "/%s",
+		         p->slots[i].name);
+		memset(m, 0, sizeof(*m));
+		m->mountpoint = p->slots[i].mount_path;
+		m->mountpoint_len = (unsigned char)strlen(m->mountpoint);
+		m->origin = s->plugin_web[k];
+		m->def = "index.html";
+		m->origin_protocol = LWSMPRO_FILE;
+		*tail = m;
+		tail = &m->mount_next;
+		k++;
+	}
+	for (size_t i = 0; p && i < p->n_routes; i++) {
+		struct lws_http_mount *m = &p->routes[i].mount;
+
+		memset(m, 0, sizeof(*m));
+		m->mountpoint = p->routes[i].path;
+		m->mountpoint_len = (unsigned char)strlen(m->mountpoint);
+		m->origin = PUENTE_WS_SUBPROTOCOL;
+		m->origin_protocol = LWSMPRO_CALLBACK;
+		*tail = m;
+		tail = &m->mount_next;
+	}
+}
+
 int puente__server_init(struct puente__server *s, struct puente__room *room,
-                        const struct puente__config *cfg)
+                        const struct puente__config *cfg, struct puente__plugins *plugins)
 {
 	struct lws_context_creation_info info;
 
 	memset(s, 0, sizeof(*s));
 	s->room = room;
 	s->cfg = cfg;
+	s->plugins = plugins;
 	s->next_client_id = 1;
+	s->service_thread = pthread_self();
+	pthread_mutex_init(&s->inbox_lock, NULL);
 	protocols[0].per_session_data_size = puente__ws_session_size();
-
-	s->mount.mountpoint = "/";
-	s->mount.mountpoint_len = 1;
-	s->mount.origin = cfg->web_root;
-	s->mount.def = "index.html";
-	s->mount.origin_protocol = LWSMPRO_FILE;
+	build_mounts(s);
 
 	lws_set_log_level(LLL_ERR, lws_log_line);
 	memset(&info, 0, sizeof(info));
@@ -87,6 +137,8 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 	s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : cfg->port;
 	atomic_store(&room->lws, s->ctx);
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_US);
+	if (plugins)
+		puente__plugins_start_timers(plugins, s->ctx);
 	log_info("listening on http://%s:%d/ (WebSocket ws://%s:%d%s)", cfg->bind, s->port,
 	         cfg->bind, s->port, PUENTE_WS_PATH);
 	return 0;
@@ -118,4 +170,41 @@ void puente__server_fini(struct puente__server *s)
 	lws_sul_cancel(&s->tick);
 	lws_context_destroy(s->ctx);
 	s->ctx = NULL;
+	for (size_t i = 0; i < s->inbox_n; i++)
+		free(s->inbox[i].text);
+	s->inbox_n = 0;
+	pthread_mutex_destroy(&s->inbox_lock);
+}
+
+bool puente__server_on_service_thread(struct puente__server *s)
+{
+	return pthread_equal(pthread_self(), s->service_thread);
+}
+
+int puente__server_send(struct puente__server *s, uint64_t to, int role, const json_t *msg)
+{
+	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	char *buf = n ? malloc(n) : NULL;
+	int rc;
+
+	if (!buf)
+		return n ? -ENOMEM : -EINVAL;
+	json_dumpb(msg, buf, n, JSON_COMPACT);
+	if (puente__server_on_service_thread(s)) {
+		rc = puente__ws_send_text(s, to, role, buf, n);
+		free(buf);
+		return rc;
+	}
+	pthread_mutex_lock(&s->inbox_lock);
+	if (s->inbox_n == PUENTE_INBOX) {
+		pthread_mutex_unlock(&s->inbox_lock);
+		free(buf);
+		atomic_fetch_add(&s->room->stats.text_dropped, 1);
+		return -ENOBUFS;
+	}
+	s->inbox[s->inbox_n++] =
+	    (struct puente__post){.to = to, .role = role, .text = buf, .len = n};
+	pthread_mutex_unlock(&s->inbox_lock);
+	puente__room_wake(s->room);
+	return 0;
 }

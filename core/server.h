@@ -7,13 +7,27 @@
 #define PUENTE_CORE_SERVER_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "room.h"
 
 struct puente__session;
+struct puente__plugins;
+
+/* A control message queued by a thread other than the service thread. */
+struct puente__post {
+	uint64_t to; /* client id, or 0 for a role */
+	int role;    /* with to == 0 */
+	char *text;  /* malloc'd, LWS_PRE headroom */
+	size_t len;
+};
+
+#define PUENTE_INBOX 256
 
 struct puente__server {
 	struct puente__room *room;
@@ -30,12 +44,19 @@ struct puente__server {
 	_Atomic int stop_requested;
 	lws_sorted_usec_list_t tick;
 	struct lws_http_mount mount;
+	struct lws_http_mount plugin_mounts[16];
+	char plugin_web[16][600];
 	int port;
+	struct puente__plugins *plugins;
+	pthread_t service_thread;
+	pthread_mutex_t inbox_lock;
+	struct puente__post inbox[PUENTE_INBOX]; /* {inbox_lock} */
+	size_t inbox_n;                          /* {inbox_lock} */
 };
 
 /* Creates the context and starts listening. 0 or -errno (logged). */
 int puente__server_init(struct puente__server *s, struct puente__room *room,
-                        const struct puente__config *cfg);
+			const struct puente__config *cfg, struct puente__plugins *plugins);
 
 /* Serves until a stop is requested and every client has taken its close (or drain_ms passed). */
 void puente__server_run(struct puente__server *s);
@@ -45,6 +66,16 @@ void puente__server_request_stop(struct puente__server *s);
 
 void puente__server_fini(struct puente__server *s);
 
+/* Whether the caller is the service thread. */
+bool puente__server_on_service_thread(struct puente__server *s);
+
+/*
+ * Any thread: sends a JSON message to client `to`, or (to == 0) to every
+ * client of `role`. Off the service thread it is queued in a bounded inbox.
+ * 0, -ENOENT (no such client), -ENOBUFS (queue full; counted).
+ */
+int puente__server_send(struct puente__server *s, uint64_t to, int role, const json_t *msg);
+
 /* The puente.v1 protocol callback (ws.c). */
 int puente__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
@@ -53,5 +84,12 @@ size_t puente__ws_session_size(void);
 /* Service thread: periodic work and wake-ups (ws.c). */
 void puente__ws_tick(struct puente__server *s);
 void puente__ws_wake(struct puente__server *s);
+
+/* Service thread: what plugins may do to a client (ws.c). 0 or -ENOENT. */
+int puente__ws_send_text(struct puente__server *s, uint64_t to, int role, const char *text,
+                         size_t len);
+int puente__ws_subscribe(struct puente__server *s, uint64_t client, int channel);
+int puente__ws_subscription(struct puente__server *s, uint64_t client);
+int puente__ws_role(struct puente__server *s, uint64_t client);
 
 #endif

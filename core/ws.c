@@ -17,8 +17,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <opus.h>
+
 #include "control.h"
+#include "http.h"
 #include "log.h"
+#include "plugins.h"
 #include "server.h"
 
 #define TXQ           32 /* queued control messages per client */
@@ -36,11 +40,12 @@ struct puente__session {
 	struct puente__server *srv;
 	struct lws *wsi;
 	uint64_t id;
+	enum puente_role role;
 	int channel; /* -1 until subscribed */
 	struct puente__cursor cur;
 	struct txmsg txq[TXQ];
 	unsigned tx_head, tx_tail;
-	unsigned char *rx; /* reassembly of a fragmented text message */
+	unsigned char *rx; /* reassembly of a fragmented message */
 	size_t rx_len;
 	unsigned rx_frames;
 	double tokens;
@@ -50,8 +55,23 @@ struct puente__session {
 	const char *close_reason;
 	bool closing;
 	bool in_list;
+	struct puente__http_req http; /* plugin HTTP routes (before any upgrade) */
 	unsigned char out[LWS_PRE + PUENTE_MAX_FRAME];
 };
+
+static const char *const role_names[PUENTE_ROLE_COUNT] = {
+    [PUENTE_ROLE_LISTENER] = "listener",   [PUENTE_ROLE_INTERPRETER] = "interpreter",
+    [PUENTE_ROLE_CAPTIONER] = "captioner", [PUENTE_ROLE_TECHNICIAN] = "technician",
+    [PUENTE_ROLE_ORGANISER] = "organiser",
+};
+
+static int role_parse(const char *name)
+{
+	for (int i = 0; i < PUENTE_ROLE_COUNT; i++)
+		if (!strcmp(name, role_names[i]))
+			return i;
+	return strcmp(name, "moderator") ? -1 : PUENTE_ROLE_ORGANISER;
+}
 
 size_t puente__ws_session_size(void)
 {
@@ -63,24 +83,45 @@ static struct puente__server *server_of(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/* Queues a control message (not stolen: msg stays the caller's). 0 or -ENOBUFS. */
-static int send_json(struct puente__session *s, const json_t *msg)
+/* Queues a text message whose buffer (LWS_PRE headroom, then n bytes) it takes over. */
+static int queue_owned(struct puente__session *s, unsigned char *buf, size_t n)
 {
 	if (s->tx_head - s->tx_tail >= TXQ || s->closing) {
+		free(buf);
 		atomic_fetch_add(&s->srv->room->stats.text_dropped, 1);
 		return -ENOBUFS;
 	}
+	s->txq[s->tx_head % TXQ] = (struct txmsg){buf, n};
+	s->tx_head++;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* Queues a copy of a text message. 0, -ENOBUFS (queue full: counted) or -ENOMEM. */
+static int queue_text(struct puente__session *s, const char *text, size_t n)
+{
+	unsigned char *buf = n ? malloc(LWS_PRE + n) : NULL;
+
+	if (!buf) {
+		atomic_fetch_add(&s->srv->room->stats.text_dropped, 1);
+		return -ENOMEM;
+	}
+	memcpy(buf + LWS_PRE, text, n);
+	return queue_owned(s, buf, n);
+}
+
+/* Queues a control message (not stolen: msg stays the caller's). */
+static int send_json(struct puente__session *s, const json_t *msg)
+{
 	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
 	unsigned char *buf = n ? malloc(LWS_PRE + n) : NULL;
+
 	if (!buf) {
 		atomic_fetch_add(&s->srv->room->stats.text_dropped, 1);
 		return -ENOMEM;
 	}
 	json_dumpb(msg, (char *)buf + LWS_PRE, n, JSON_COMPACT);
-	s->txq[s->tx_head % TXQ] = (struct txmsg){buf, n};
-	s->tx_head++;
-	lws_callback_on_writable(s->wsi);
-	return 0;
+	return queue_owned(s, buf, n);
 }
 
 /* Builds, sends and releases a message in one step. */
@@ -158,14 +199,14 @@ static bool rate_ok(struct puente__session *s)
 	return true;
 }
 
-static void on_subscribe(struct puente__session *s, const struct puente__ctl *c)
+/* Moves a session to a channel (-1: none) from its next packet on, and says so. */
+static void set_channel(struct puente__session *s, int ch)
 {
 	struct puente__room *room = s->srv->room;
-	int ch = puente__config_channel(s->srv->cfg, c->channel);
 
 	if (ch < 0) {
-		send_error(s, "unknown_channel", "no such channel in this room", c->type);
-		atomic_fetch_add(&room->stats.bad_messages, 1);
+		s->channel = -1;
+		send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
 		return;
 	}
 	s->channel = ch;
@@ -173,6 +214,55 @@ static void on_subscribe(struct puente__session *s, const struct puente__ctl *c)
 	s->last_write_ns = puente__now_mono_ns();
 	send_new(s, json_pack("{s:s, s:s, s:i, s:o}", "type", "core.subscribed", "channel",
 	                      s->srv->cfg->channels[ch].name, "id", ch, "clock", clock_json(room)));
+	lws_callback_on_writable(s->wsi);
+}
+
+static void on_hello(struct puente__session *s, const struct puente__ctl *c)
+{
+	int role = c->role ? role_parse(c->role) : PUENTE_ROLE_LISTENER;
+
+	if (role < 0) {
+		send_error(s, "bad_field", "unknown role", c->type);
+		return;
+	}
+	/* Plugins see a role change as leaving and joining again. */
+	if ((enum puente_role)role != s->role && s->srv->plugins) {
+		puente__plugins_leave(s->srv->plugins, s->id);
+		s->role = (enum puente_role)role;
+		puente__plugins_join(s->srv->plugins, s->id, s->role);
+	}
+	s->role = (enum puente_role)role;
+	send_new(s, json_pack("{s:s, s:s}", "type", "core.hello", "role", role_names[role]));
+}
+
+/* A message in a plugin's namespace; its refusals become core.error replies. */
+static void to_plugin(struct puente__session *s, const struct puente__ctl *c)
+{
+	struct puente__room *room = s->srv->room;
+	int rc = s->srv->plugins ? puente__plugins_message(s->srv->plugins, s->id, c->type, c->root)
+	                         : -ENOENT;
+
+	switch (rc) {
+	case 0:
+		return;
+	case -EPERM:
+		atomic_fetch_add(&room->stats.refused_role, 1);
+		log_info("client %llu (%s): refused %s", (unsigned long long)s->id,
+		         role_names[s->role], c->type);
+		send_error(s, "forbidden", "not allowed for this role", c->type);
+		return;
+	case -EBUSY:
+		send_error(s, "busy", "refused in the current state", c->type);
+		return;
+	case -EINVAL:
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		send_error(s, "bad_field", "a field is missing or of the wrong type", c->type);
+		return;
+	default:
+		atomic_fetch_add(&room->stats.bad_messages, 1);
+		send_error(s, "unknown_type", "unknown message type", c->type);
+		return;
+	}
 }
 
 static void on_text(struct puente__session *s, const char *text, size_t len)
@@ -184,24 +274,30 @@ static void on_text(struct puente__session *s, const char *text, size_t len)
 	if (!rate_ok(s)) {
 		atomic_fetch_add(&room->stats.rate_limited, 1);
 		send_error(s, "rate_limited", "too many control messages; slow down", c.type);
+	} else if (rc && c.kind == PUENTE_CTL_UNKNOWN && c.type && strncmp(c.type, "core.", 5)) {
+		to_plugin(s, &c);
 	} else if (rc) {
 		atomic_fetch_add(&room->stats.bad_messages, 1);
 		send_error(s, c.error, c.message, c.type);
 	} else {
 		switch (c.kind) {
-		case PUENTE_CTL_SUBSCRIBE:
-			on_subscribe(s, &c);
+		case PUENTE_CTL_SUBSCRIBE: {
+			int ch = puente__config_channel(s->srv->cfg, c.channel);
+
+			if (ch < 0) {
+				send_error(s, "unknown_channel", "no such channel in this room",
+				           c.type);
+				atomic_fetch_add(&room->stats.bad_messages, 1);
+			} else {
+				set_channel(s, ch);
+			}
 			break;
+		}
 		case PUENTE_CTL_UNSUBSCRIBE:
-			s->channel = -1;
-			send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
+			set_channel(s, -1);
 			break;
 		case PUENTE_CTL_HELLO:
-			if (c.role && strcmp(c.role, "listener"))
-				send_error(s, "forbidden", "this role needs an invitation", c.type);
-			else
-				send_new(s, json_pack("{s:s, s:s}", "type", "core.hello", "role",
-				                      "listener"));
+			on_hello(s, &c);
 			break;
 		case PUENTE_CTL_PING:
 			send_new(s, json_pack("{s:s, s:O?, s:I}", "type", "core.pong", "id", c.id,
@@ -212,6 +308,41 @@ static void on_text(struct puente__session *s, const char *text, size_t len)
 		}
 	}
 	puente__ctl_fini(&c);
+}
+
+/*
+ * One complete binary message from a client that may send audio: checked
+ * like the relay's own packets (header, length, a TOC that decodes to 2.5
+ * to 120 ms) before any plugin sees it.
+ */
+static void on_audio(struct puente__session *s, const unsigned char *msg, size_t len)
+{
+	struct puente__room *room = s->srv->room;
+	struct puente_header h;
+	int samples = 0;
+
+	if (puente_header_parse(msg, len, &h) == 0 && len > PUENTE_HEADER_LEN &&
+	    len - PUENTE_HEADER_LEN <= PUENTE_MAX_OPUS)
+		samples = opus_packet_get_nb_samples(msg + PUENTE_HEADER_LEN,
+		                                     (opus_int32)(len - PUENTE_HEADER_LEN),
+		                                     PUENTE_SAMPLE_RATE);
+	if (samples < 120 || samples > 5760) {
+		atomic_fetch_add(&room->stats.audio_invalid, 1);
+		return;
+	}
+	struct puente_packet pkt = {
+	    .channel = h.channel,
+	    .flags = h.flags,
+	    .seq = h.seq,
+	    .media_time = h.media_time,
+	    .samples = (uint32_t)samples,
+	    .len = (uint32_t)(len - PUENTE_HEADER_LEN),
+	    .data = msg + PUENTE_HEADER_LEN,
+	};
+	if (!s->srv->plugins || puente__plugins_audio(s->srv->plugins, s->id, &pkt))
+		atomic_fetch_add(&room->stats.audio_dropped, 1);
+	else
+		atomic_fetch_add(&room->stats.audio_received, 1);
 }
 
 /*
@@ -226,10 +357,13 @@ static int on_receive(struct puente__session *s, const unsigned char *in, size_t
 	bool frame_done = remaining == 0;
 	bool msg_done = frame_done && lws_is_final_fragment(s->wsi);
 
-	if (lws_frame_is_binary(s->wsi)) {
+	bool binary = lws_frame_is_binary(s->wsi);
+
+	if (binary && s->role != PUENTE_ROLE_INTERPRETER) {
 		atomic_fetch_add(&room->stats.refused_audio, 1);
-		log_info("client %llu: refused audio from a listener", (unsigned long long)s->id);
-		close_with(s, PUENTE_CLOSE_POLICY, "listeners may not send audio");
+		log_info("client %llu (%s): refused audio", (unsigned long long)s->id,
+		         role_names[s->role]);
+		close_with(s, PUENTE_CLOSE_POLICY, "only interpreters may send audio");
 		return -1;
 	}
 	if (s->rx_len + len + remaining > PUENTE_MAX_MESSAGE) {
@@ -242,16 +376,21 @@ static int on_receive(struct puente__session *s, const unsigned char *in, size_t
 		close_with(s, PUENTE_CLOSE_POLICY, "too many fragments (max 64)");
 		return -1;
 	}
-	if (msg_done && !s->rx) {
-		on_text(s, (const char *)in, len);
-	} else {
+	const unsigned char *whole = in;
+	size_t whole_len = len;
+
+	if (!msg_done || s->rx) {
 		if (!s->rx && !(s->rx = malloc(PUENTE_MAX_MESSAGE)))
 			return -1;
 		memcpy(s->rx + s->rx_len, in, len);
 		s->rx_len += len;
-		if (msg_done)
-			on_text(s, (const char *)s->rx, s->rx_len);
+		whole = s->rx;
+		whole_len = s->rx_len;
 	}
+	if (msg_done && binary)
+		on_audio(s, whole, whole_len);
+	else if (msg_done)
+		on_text(s, (const char *)whole, whole_len);
 	if (msg_done) {
 		free(s->rx);
 		s->rx = NULL;
@@ -324,6 +463,8 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	atomic_fetch_add(&srv->room->stats.clients_now, 1);
 	atomic_fetch_add(&srv->room->stats.clients_total, 1);
 	send_welcome(s);
+	if (srv->plugins)
+		puente__plugins_join(srv->plugins, s->id, s->role);
 }
 
 static void on_closed(struct puente__session *s)
@@ -339,6 +480,8 @@ static void on_closed(struct puente__session *s)
 		}
 	s->in_list = false;
 	srv->n_sessions--;
+	if (srv->plugins)
+		puente__plugins_leave(srv->plugins, s->id);
 	atomic_fetch_sub(&srv->room->stats.clients_now, 1);
 	while (s->tx_tail != s->tx_head)
 		free(s->txq[s->tx_tail++ % TXQ].buf);
@@ -371,6 +514,69 @@ static void begin_shutdown(struct puente__server *srv)
 	}
 }
 
+static struct puente__session *find(struct puente__server *srv, uint64_t id)
+{
+	for (struct puente__session *s = srv->sessions; s; s = s->next)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
+}
+
+int puente__ws_send_text(struct puente__server *srv, uint64_t to, int role, const char *text,
+                         size_t len)
+{
+	if (to) {
+		struct puente__session *s = find(srv, to);
+
+		return s ? queue_text(s, text, len) : -ENOENT;
+	}
+	for (struct puente__session *s = srv->sessions; s; s = s->next)
+		if ((int)s->role == role)
+			queue_text(s, text, len);
+	return 0;
+}
+
+int puente__ws_subscribe(struct puente__server *srv, uint64_t client, int channel)
+{
+	struct puente__session *s = find(srv, client);
+
+	if (!s)
+		return -ENOENT;
+	set_channel(s, channel);
+	return 0;
+}
+
+int puente__ws_subscription(struct puente__server *srv, uint64_t client)
+{
+	struct puente__session *s = find(srv, client);
+
+	return s ? s->channel : -ENOENT;
+}
+
+int puente__ws_role(struct puente__server *srv, uint64_t client)
+{
+	struct puente__session *s = find(srv, client);
+
+	return s ? (int)s->role : -ENOENT;
+}
+
+/* Messages other threads queued for clients (plugin threads' send_json). */
+static void drain_inbox(struct puente__server *srv)
+{
+	struct puente__post posts[PUENTE_INBOX];
+	size_t n;
+
+	pthread_mutex_lock(&srv->inbox_lock);
+	n = srv->inbox_n;
+	memcpy(posts, srv->inbox, n * sizeof(posts[0]));
+	srv->inbox_n = 0;
+	pthread_mutex_unlock(&srv->inbox_lock);
+	for (size_t i = 0; i < n; i++) {
+		puente__ws_send_text(srv, posts[i].to, posts[i].role, posts[i].text, posts[i].len);
+		free(posts[i].text);
+	}
+}
+
 void puente__ws_wake(struct puente__server *srv)
 {
 	struct puente__room *room = srv->room;
@@ -381,6 +587,7 @@ void puente__ws_wake(struct puente__server *srv)
 		begin_shutdown(srv);
 	if (srv->stopping)
 		return;
+	drain_inbox(srv);
 
 	uint32_t gen = atomic_load(&room->source_gen);
 	if (gen != srv->source_gen_seen) {
@@ -458,7 +665,11 @@ int puente__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 			puente__ws_wake(srv);
 		return 0;
 	}
-	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	default: {
+		struct puente__server *srv = lws_context_user(lws_get_context(wsi));
+		int rc = srv && s ? puente__http_callback(srv, wsi, reason, &s->http, in, len) : 1;
+
+		return rc == 1 ? lws_callback_http_dummy(wsi, reason, user, in, len) : rc;
+	}
 	}
 }

@@ -34,10 +34,9 @@
 #define PUENTE_PLUGIN_SYMBOL "puente_plugin_entry"
 
 /* Whether struct *obj, as its producer compiled it, has member m. */
-#define PUENTE_HAS(obj, m)                                                                     \
-	((obj)->size >= offsetof(__typeof__(*(obj)), m) + sizeof((obj)->m))
+#define PUENTE_HAS(obj, m) ((obj)->size >= offsetof(__typeof__(*(obj)), m) + sizeof((obj)->m))
 
-typedef struct json_t json_t; /* jansson */
+typedef struct json_t json_t;      /* jansson */
 typedef uint64_t puente_client_id; /* never reused; 0 = nobody */
 
 enum puente_role {
@@ -102,7 +101,7 @@ struct puente_reader; /* a plugin's cursor on one channel; opaque */
 
 /* Service thread; must not block. */
 typedef void (*puente_http_fn)(void *state, const struct puente_http_request *req,
-			       struct puente_http_response *res);
+                               struct puente_http_response *res);
 
 /*
  * What the relay offers one plugin. Actions return 0 or -errno. Every
@@ -115,8 +114,9 @@ struct puente_host {
 
 	/* --- any thread --- */
 	void (*log)(void *ctx, enum puente_log_level level, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
-	/* Queues a JSON text message for one client / every client of a role. -ENOBUFS when full. */
+	    __attribute__((format(printf, 3, 4)));
+	/* Queues a JSON text message for one client / every client of a role. -ENOBUFS when full.
+	 */
 	int (*send_json)(void *ctx, puente_client_id to, const json_t *msg);
 	int (*send_json_role)(void *ctx, enum puente_role role, const json_t *msg);
 	/* The room clock now, in 48 kHz samples (the media time of audio captured now). */
@@ -135,7 +135,7 @@ struct puente_host {
 	 */
 	int (*reader_open)(void *ctx, int channel, struct puente_reader **out);
 	int (*reader_next)(struct puente_reader *r, struct puente_packet *pkt, unsigned char *buf,
-			   size_t cap);
+	                   size_t cap);
 	int (*reader_wait)(struct puente_reader *r, uint32_t timeout_ms);
 	void (*reader_close)(struct puente_reader *r);
 
@@ -167,8 +167,8 @@ struct puente_host {
 
 /* The descriptor a plugin exports. Optional members may be NULL. */
 struct puente_plugin {
-	uint32_t abi;  /* PUENTE_PLUGIN_ABI */
-	uint32_t size; /* sizeof(struct puente_plugin) as the plugin compiled it */
+	uint32_t abi;        /* PUENTE_PLUGIN_ABI */
+	uint32_t size;       /* sizeof(struct puente_plugin) as the plugin compiled it */
 	const char *name;    /* wire namespace and config section: [a-z0-9_]{1,31} */
 	const char *version; /* free text */
 
@@ -201,13 +201,13 @@ struct puente_plugin {
 };
 
 /* Defines the exported entry symbol for a descriptor. */
-#define PUENTE_PLUGIN_DEFINE(desc)                                                             \
-	__attribute__((visibility("default"))) const struct puente_plugin *puente_plugin_entry(   \
-		void);                                                                         \
-	__attribute__((visibility("default"))) const struct puente_plugin *puente_plugin_entry(   \
-		void)                                                                          \
-	{                                                                                      \
-		return &(desc);                                                                \
+#define PUENTE_PLUGIN_DEFINE(desc)                                                                 \
+	__attribute__((visibility("default"))) const struct puente_plugin *puente_plugin_entry(    \
+	    void);                                                                                 \
+	__attribute__((visibility("default"))) const struct puente_plugin *puente_plugin_entry(    \
+	    void)                                                                                  \
+	{                                                                                          \
+		return &(desc);                                                                    \
 	}
 
 typedef const struct puente_plugin *(*puente_plugin_entry_fn)(void);

@@ -207,11 +207,13 @@ run('ws_bad_input', 90000, async () => {
     l.ws.close();
   }
 
-  // (j) a role that needs an invitation
+  // (j) a role that does not exist, and a namespace no plugin owns
   {
     const l = await listener(WebSocket, relay.ws, null);
-    l.send({ type: 'core.hello', role: 'technician' });
-    await expectError(l, 'forbidden', '(j) hello as technician');
+    l.send({ type: 'core.hello', role: 'superuser' });
+    await expectError(l, 'bad_field', '(j) hello as superuser');
+    l.send({ type: 'nosuchplugin.do', x: 1 });
+    await expectError(l, 'unknown_type', '(j) nosuchplugin.do');
     l.ws.close();
   }
 
