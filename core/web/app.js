@@ -3,29 +3,23 @@
 // AudioWorklet jitter buffer. Wire format: README "Wire protocol" and
 // include/puente/protocol.h.
 //
+// With the interpretation plugin (detected when the relay sends
+// interpretation.state) the choice goes through interpretation.listen, the
+// picker gains "my language" (auto: follows the floor), the page says why it
+// hears what it hears, and the floor can be mixed quietly under an
+// interpretation through a second connection.
+//
 // Everything the relay sends is data: it reaches the DOM only through
 // textContent or attribute values, never as markup.
 
-import { initialLanguage, language, readStorage, setLanguage, t, writeStorage } from './i18n.js';
+import { initialLanguage, language, languageName, readStorage, setLanguage, t, writeStorage } from './i18n.js';
+import { Link } from './lib/link.js';
+import { makeAnalyser, rmsOf, showLevel } from './lib/meter.js';
+import { HAVE_WEBCODECS, OpusStream, decoderSupported, loadPlayer } from './lib/stream.js';
+import { SAMPLE_RATE, parseHeader, parseWelcome } from './lib/wire.js';
 
-const SUBPROTOCOL = 'puente.v1';
-const HEADER_LEN = 16;
-const PROTO_VERSION = 1;
-const KIND_OPUS = 1;
-const FLAG_DISCONT = 0x01;
-const SAMPLE_RATE = 48000;
-
-const BACKOFF_FIRST_MS = 1000;
-const BACKOFF_MAX_MS = 30000;
-const STABLE_MS = 10000; // a connection this old resets the backoff
-const PING_AFTER_MS = 8000; // quiet this long: ask the relay for a sign of life
-const DEAD_AFTER_MS = 20000; // quiet this long: the connection is gone
-const MAX_DECODE_QUEUE = 25; // 0.5 s of 20 ms packets waiting: decoding stalled
 const LEVEL_EVERY_MS = 50;
-
-const HAVE_WEBCODECS = typeof AudioDecoder !== 'undefined';
-// Bare mono Opus packets need no description (no OpusHead) in WebCodecs.
-const DECODER_CONFIG = { codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 };
+const AUTO = 'auto';
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,119 +30,83 @@ const stats = {
   decodeErrors: 0,
   level: 0,
   state: 'connecting',
-  channel: null,
+  channel: null, // what we hear now
+  choice: null, // what we asked for: a channel name or 'auto'
+  reason: null, // interpretation.listening reason, with the plugin
+  plugin: false, // the relay runs the interpretation plugin
   delayMs: null,
   bufferMs: 0,
   underruns: 0,
+  underneath: { open: false, gain: 0, channel: null, packets: 0, gaps: 0, decodeErrors: 0, level: 0 },
 };
 window.puenteStats = stats;
 
 const conn = {
-  ws: null,
-  attempt: 0,
-  openedAt: 0,
-  lastRx: 0,
-  welcome: null, // the current connection's core.welcome
+  link: null,
+  welcome: null, // the current connection's core.welcome (parseWelcome)
   sourceLost: false,
-  retryAt: 0,
-  retryTimer: 0,
+};
+
+const interp = {
+  state: null, // the latest interpretation.state
+  listening: null, // the latest interpretation.listening
 };
 
 const player = {
   wanted: false, // the user pressed play
   ctx: null,
   ready: null, // promise: audio graph built
-  node: null,
+  stream: null, // OpusStream of the channel we hear
+  gain: null, // the volume, for both streams
+  analyser: null,
+  subscribed: null, // {name, index, label} of the channel we hear
+  target: null, // what we asked for: a channel name or 'auto'
+  anchor: null, // {media_time, unix_us} room clock anchor
+  netDelayMs: null,
+};
+
+// The floor under an interpretation: its own connection, decoder and
+// jitter buffer, mixed at its own gain before the volume.
+const under = {
+  link: null,
+  welcome: null,
+  index: null, // channel index of the floor on that connection
+  stream: null,
   gain: null,
   analyser: null,
-  levelBuf: null,
-  decoder: null,
-  subscribed: null, // {name, index, label} once core.subscribed arrived
-  target: null, // channel name we asked for
-  anchor: null, // {media_time, unix_us} room clock anchor
-  lastSeq: null,
-  netDelayMs: null,
-  fillMs: 0,
-  targetMs: 0,
 };
 
 let alertMsg = null; // {key, params}: kept so a language switch re-renders it
 
 // ---- connection -----------------------------------------------------------
 
-function connect() {
-  clearTimeout(conn.retryTimer);
-  conn.retryAt = 0;
-  conn.welcome = null;
-  setState('connecting');
-  const url = new URL('/ws', window.location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(url, SUBPROTOCOL);
-  ws.binaryType = 'arraybuffer';
-  conn.ws = ws;
-  ws.onopen = () => {
-    conn.openedAt = Date.now();
-    conn.lastRx = conn.openedAt;
-    send({ type: 'core.hello', role: 'listener', agent: 'puente-web' });
-  };
-  ws.onmessage = (ev) => {
-    conn.lastRx = Date.now();
-    if (typeof ev.data === 'string') onControl(ev.data);
-    else onAudio(ev.data);
-  };
-  ws.onclose = (ev) => onClosed(ev.code);
-}
-
-function send(msg) {
-  if (conn.ws && conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(msg));
+function onOpen() {
+  conn.link.send({ type: 'core.hello', role: 'listener', agent: 'puente-web' });
 }
 
 function onClosed(code) {
-  conn.ws = null;
   conn.welcome = null;
   player.subscribed = null;
   stats.channel = null;
+  interp.state = null;
+  interp.listening = null;
+  stats.reason = null;
+  if (stats.plugin) {
+    // Whether the next relay has the plugin is for it to say.
+    stats.plugin = false;
+    renderedChannels = null;
+  }
   if (code !== 1000 && code !== 1005 && code !== 1006) {
     const specific = `err_closed_${code}`;
     showAlert(t(specific) === specific ? 'err_closed' : specific, { code });
   }
-  if (conn.openedAt && Date.now() - conn.openedAt >= STABLE_MS) conn.attempt = 0;
-  conn.openedAt = 0;
-  // 1, 2, 4 ... 30 s, each ±25 %, so a room full of listeners cut off at
-  // once does not come back in lockstep.
-  const step = BACKOFF_FIRST_MS * 2 ** Math.min(conn.attempt, 5);
-  conn.attempt++;
-  const delay = Math.min(BACKOFF_MAX_MS, step * (0.75 + Math.random() * 0.5));
-  conn.retryAt = Date.now() + delay;
-  conn.retryTimer = setTimeout(connect, delay);
   setState('reconnecting');
-  resync();
+  if (player.stream) player.stream.resync();
+  updateUnderneath();
+  renderReason();
 }
 
-// A peer that vanished without a FIN is only noticed by silence: subscribed
-// clients hear from the relay 50 times a second, idle ones get a pong.
-function checkAlive() {
-  const ws = conn.ws;
-  if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  const quiet = Date.now() - conn.lastRx;
-  if (quiet > DEAD_AFTER_MS) {
-    ws.onclose = null;
-    ws.onmessage = null;
-    ws.close();
-    onClosed(1006);
-  } else if (quiet > PING_AFTER_MS) {
-    send({ type: 'core.ping', id: Date.now() });
-  }
-}
-
-function onControl(text) {
-  let msg;
-  try {
-    msg = JSON.parse(text);
-  } catch {
-    return;
-  }
-  if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
+function onControl(msg) {
   switch (msg.type) {
     case 'core.welcome':
       onWelcome(msg);
@@ -157,8 +115,7 @@ function onControl(text) {
       onSubscribed(msg);
       break;
     case 'core.unsubscribed':
-      player.subscribed = null;
-      stats.channel = null;
+      hear(null);
       setState(stateNow());
       break;
     case 'core.clock':
@@ -171,44 +128,81 @@ function onControl(text) {
     case 'core.error':
       showAlert('err_relay', { code: String(msg.code), message: String(msg.message ?? '') });
       break;
+    case 'interpretation.state':
+      onInterpretationState(msg);
+      break;
+    case 'interpretation.listening':
+      onListening(msg);
+      break;
     default:
-      // core.hello, core.pong and plugin messages need nothing here.
+      // core.hello, core.pong and other plugins' messages need nothing here.
       break;
   }
 }
 
 function onWelcome(msg) {
-  const room = msg.room && typeof msg.room === 'object' ? msg.room : {};
-  const list = Array.isArray(room.channels) ? room.channels : [];
-  conn.welcome = {
-    room: typeof room.name === 'string' && room.name ? room.name : null,
-    channels: list
-      .map((c, index) => ({
-        index,
-        name: c && typeof c.name === 'string' ? c.name : '',
-        label: c && typeof c.label === 'string' && c.label ? c.label : c && c.name,
-        lang: c && typeof c.lang === 'string' && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(c.lang) ? c.lang : '',
-      }))
-      .filter((c) => c.name),
-    frameSamples: (Number(msg.audio && msg.audio.frame_ms) || 20) * (SAMPLE_RATE / 1000),
-  };
-  conn.sourceLost = Boolean(msg.source && msg.source.state === 'lost');
+  conn.welcome = parseWelcome(msg);
+  conn.sourceLost = conn.welcome.sourceLost;
   if (alertMsg && alertMsg.key.startsWith('err_closed')) clearAlert();
   renderRoom();
   setState(stateNow());
   if (player.wanted) subscribe();
 }
 
+// The plugin says hello with its state: from now on choices go through it.
+function onInterpretationState(msg) {
+  interp.state = msg;
+  if (!stats.plugin) {
+    stats.plugin = true;
+    $('underneath-field').hidden = false;
+    if (conn.welcome) renderRoom();
+    if (player.wanted) subscribe();
+  }
+  renderReason();
+}
+
+function onListening(msg) {
+  interp.listening = msg;
+  stats.reason = typeof msg.reason === 'string' ? msg.reason : null;
+  if (typeof msg.channel === 'string') {
+    const ch = findChannel(msg.channel);
+    // core.subscribed follows with the clock; hearing it now avoids
+    // dropping the first packets of the new channel.
+    if (ch && (!player.subscribed || player.subscribed.index !== ch.index)) hear(ch);
+  }
+  renderReason();
+}
+
 function onSubscribed(msg) {
-  const ch = conn.welcome && conn.welcome.channels.find((c) => c.name === msg.channel);
+  const ch = findChannel(msg.channel);
   if (!ch) return;
-  // Another channel is another seq space and another stream of audio.
-  if (player.subscribed && player.subscribed.index !== ch.index) resync();
-  player.subscribed = ch;
-  stats.channel = ch.name;
+  hear(ch);
   if (msg.clock) setAnchor(msg.clock);
   clearAlert();
   setState(stateNow());
+}
+
+// What we hear is ch (null: nothing). Another channel is another seq space
+// and another stream of audio.
+function hear(ch) {
+  const changed = (player.subscribed && player.subscribed.index) !== (ch && ch.index);
+  if (changed && player.stream) player.stream.resync();
+  player.subscribed = ch;
+  stats.channel = ch ? ch.name : null;
+  if (changed) {
+    updateUnderneath();
+    setState(stateNow());
+  }
+}
+
+function findChannel(name) {
+  return (conn.welcome && conn.welcome.channels.find((c) => c.name === name)) || null;
+}
+
+// The floor is the channel named floor, else the room's first channel.
+function floorName(welcome = conn.welcome) {
+  if (!welcome || !welcome.channels.length) return null;
+  return welcome.channels.some((c) => c.name === 'floor') ? 'floor' : welcome.channels[0].name;
 }
 
 function setAnchor(clock) {
@@ -218,30 +212,29 @@ function setAnchor(clock) {
 }
 
 function subscribe() {
-  const name = selectedChannel();
-  if (!name || !conn.welcome) return;
-  player.target = name;
-  send({ type: 'core.subscribe', channel: name });
+  const choice = selectedChannel();
+  if (!choice || !conn.welcome) return;
+  player.target = choice;
+  stats.choice = choice;
+  if (stats.plugin) {
+    const msg = { type: 'interpretation.listen', choice };
+    if (choice === AUTO) msg.language = language();
+    conn.link.send(msg);
+  } else {
+    conn.link.send({ type: 'core.subscribe', channel: choice === AUTO ? floorName() : choice });
+  }
 }
 
 // ---- audio in -------------------------------------------------------------
 
 function onAudio(buf) {
-  if (buf.byteLength <= HEADER_LEN) return;
-  const v = new DataView(buf);
-  if (v.getUint8(0) !== PROTO_VERSION || v.getUint8(1) !== KIND_OPUS) return;
+  const h = parseHeader(buf);
+  if (!h) return;
   const sub = player.subscribed;
   // Packets of a channel we just left are still in flight after a switch.
-  if (!player.wanted || !sub || v.getUint8(2) !== sub.index) return;
-  const flags = v.getUint8(3);
-  const seq = v.getUint32(4);
-  const mediaTime = v.getUint32(8) * 2 ** 32 + v.getUint32(12);
-  stats.packets++;
-  if (flags & FLAG_DISCONT) resync();
-  else if (player.lastSeq !== null && seq !== ((player.lastSeq + 1) >>> 0)) stats.gaps++;
-  player.lastSeq = seq;
-  estimateDelay(mediaTime);
-  decode(new Uint8Array(buf, HEADER_LEN), mediaTime);
+  if (!player.wanted || !sub || h.channel !== sub.index || !player.stream) return;
+  player.stream.push(h, buf);
+  estimateDelay(h.mediaTime);
 }
 
 // README "Wire protocol": delay = arrival - capture time of the packet's end.
@@ -254,81 +247,17 @@ function estimateDelay(mediaTime) {
   player.netDelayMs = player.netDelayMs === null ? ms : player.netDelayMs + 0.05 * (ms - player.netDelayMs);
 }
 
-function decode(payload, mediaTime) {
-  if (!HAVE_WEBCODECS) return; // already reported by init()
-  if (!player.decoder || player.decoder.state !== 'configured') makeDecoder();
-  // The decoder fell behind (a throttled tab): start over rather than queue
-  // without bound and play stale audio later.
-  if (player.decoder.decodeQueueSize > MAX_DECODE_QUEUE) resync();
-  try {
-    player.decoder.decode(
-      new EncodedAudioChunk({
-        type: 'key',
-        timestamp: Math.round((mediaTime * 1e6) / SAMPLE_RATE),
-        data: payload,
-      }),
-    );
-  } catch {
-    stats.decodeErrors++;
-    makeDecoder();
-  }
-}
-
-function makeDecoder() {
-  if (player.decoder && player.decoder.state !== 'closed') player.decoder.close();
-  player.decoder = new AudioDecoder({
-    output: onDecoded,
-    // A failed decode closes the decoder; the next packet builds a new one.
-    error: () => {
-      stats.decodeErrors++;
-    },
-  });
-  player.decoder.configure(DECODER_CONFIG);
-}
-
-function onDecoded(data) {
-  const pcm = new Float32Array(data.numberOfFrames);
-  data.copyTo(pcm, { planeIndex: 0, format: 'f32-planar' });
-  data.close();
-  if (player.node) player.node.port.postMessage({ type: 'pcm', samples: pcm }, [pcm.buffer]);
-}
-
-// After a discontinuity nothing queued belongs before the next packet:
-// drop pending decodes and the buffered audio, and restart the seq check.
-function resync() {
-  player.lastSeq = null;
-  if (player.decoder && player.decoder.state === 'configured') {
-    player.decoder.reset();
-    player.decoder.configure(DECODER_CONFIG);
-  }
-  if (player.node) player.node.port.postMessage({ type: 'flush' });
-}
-
 // ---- audio out ------------------------------------------------------------
 
 async function buildGraph() {
   const ctx = player.ctx;
-  await ctx.audioWorklet.addModule('player-worklet.js');
-  const node = new AudioWorkletNode(ctx, 'puente-player', {
-    numberOfInputs: 0,
-    numberOfOutputs: 1,
-    outputChannelCount: [1],
-  });
-  node.port.onmessage = (e) => {
-    if (e.data.type !== 'stats') return;
-    player.fillMs = e.data.fillMs;
-    player.targetMs = e.data.targetMs;
-    stats.underruns = e.data.underruns;
-    stats.bufferMs = Math.round(e.data.fillMs);
-  };
+  await loadPlayer(ctx);
   const gain = ctx.createGain();
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 2048;
-  player.levelBuf = new Float32Array(analyser.fftSize);
-  node.connect(gain).connect(analyser).connect(ctx.destination);
-  player.node = node;
+  const analyser = makeAnalyser(ctx);
+  gain.connect(analyser).connect(ctx.destination);
   player.gain = gain;
   player.analyser = analyser;
+  player.stream = new OpusStream(ctx, gain);
   applyVolume();
 }
 
@@ -353,18 +282,22 @@ async function start() {
     return;
   }
   if (player.wanted && conn.welcome) subscribe();
+  updateUnderneath();
 }
 
 function stop() {
   player.wanted = false;
   renderPlayButton();
-  send({ type: 'core.unsubscribe' });
+  conn.link.send({ type: 'core.unsubscribe' });
   player.subscribed = null;
   player.target = null;
   stats.channel = null;
-  resync();
+  stats.choice = null;
+  if (player.stream) player.stream.resync();
+  updateUnderneath();
   if (player.ctx) player.ctx.suspend();
   setState(stateNow());
+  renderReason();
 }
 
 function applyVolume() {
@@ -375,27 +308,95 @@ function applyVolume() {
 }
 
 function measureLevel() {
-  const meter = $('level');
   let rms = 0;
-  if (player.analyser && player.wanted && player.ctx.state === 'running') {
-    const buf = player.levelBuf;
-    player.analyser.getFloatTimeDomainData(buf);
-    let sum = 0;
-    for (const x of buf) sum += x * x;
-    rms = Math.sqrt(sum / buf.length);
-  }
+  if (player.analyser && player.wanted && player.ctx.state === 'running') rms = rmsOf(player.analyser);
   stats.level = rms;
-  meter.dataset.level = rms.toFixed(4);
-  // The bar shows dBFS over a 60 dB range: speech lives far below 1.0 RMS.
-  const db = rms > 0 ? 20 * Math.log10(rms) : -Infinity;
-  meter.value = Math.max(0, 1 + db / 60);
-  meter.setAttribute('aria-valuetext', db > -60 ? t('level_text', { db: db.toFixed(0) }) : t('level_silent'));
+  showLevel($('level'), rms);
+  stats.underneath.level = under.analyser && under.stream ? rmsOf(under.analyser) : 0;
+}
+
+// ---- the original underneath ------------------------------------------------
+
+function underneathGain() {
+  return Number($('underneath').value) / 100;
+}
+
+// Opens or closes the floor connection to match what is wanted: only while
+// playing an interpretation (not the floor itself) with the slider above 0.
+function updateUnderneath() {
+  const g = underneathGain();
+  const floor = floorName();
+  const want =
+    stats.plugin &&
+    player.wanted &&
+    player.stream !== null &&
+    g > 0 &&
+    player.subscribed !== null &&
+    floor !== null &&
+    player.subscribed.name !== floor;
+  if (want && !under.link) openUnderneath();
+  else if (!want && under.link) closeUnderneath();
+  // Squared like the volume.
+  if (under.gain) under.gain.gain.value = g * g;
+  stats.underneath.gain = g;
+  const text = g > 0 ? t('underneath_value', { n: Math.round(g * 100) }) : t('underneath_off');
+  $('underneath-value').textContent = text;
+  $('underneath').setAttribute('aria-valuetext', text);
+}
+
+function openUnderneath() {
+  const ctx = player.ctx;
+  under.gain = ctx.createGain();
+  under.analyser = makeAnalyser(ctx);
+  under.gain.connect(player.gain);
+  under.gain.connect(under.analyser);
+  under.stream = new OpusStream(ctx, under.gain);
+  under.link = new Link({
+    onOpen: () => under.link.send({ type: 'core.hello', role: 'listener', agent: 'puente-web-underneath' }),
+    onControl: (msg) => {
+      if (msg.type === 'core.welcome') {
+        under.welcome = parseWelcome(msg);
+        under.index = null;
+        under.link.send({ type: 'core.subscribe', channel: floorName(under.welcome) });
+      } else if (msg.type === 'core.subscribed' && under.welcome) {
+        const ch = under.welcome.channels.find((c) => c.name === msg.channel);
+        if (ch && ch.index !== under.index && under.stream) under.stream.resync();
+        under.index = ch ? ch.index : null;
+        stats.underneath.channel = ch ? ch.name : null;
+      }
+    },
+    onBinary: (buf) => {
+      const h = parseHeader(buf);
+      if (h && under.stream && h.channel === under.index) under.stream.push(h, buf);
+    },
+    onClose: () => {
+      under.index = null;
+      stats.underneath.channel = null;
+      if (under.stream) under.stream.resync();
+    },
+  });
+  under.link.start();
+  stats.underneath.open = true;
+}
+
+function closeUnderneath() {
+  under.link.stop();
+  under.link = null;
+  under.stream.close();
+  under.stream = null;
+  under.gain.disconnect();
+  under.gain = null;
+  under.analyser = null;
+  under.welcome = null;
+  under.index = null;
+  stats.underneath.open = false;
+  stats.underneath.channel = null;
 }
 
 // ---- state and rendering --------------------------------------------------
 
 function stateNow() {
-  if (!conn.ws || !conn.welcome) return conn.retryAt ? 'reconnecting' : 'connecting';
+  if (!conn.link || !conn.link.open || !conn.welcome) return conn.link && conn.link.retryAt ? 'reconnecting' : 'connecting';
   return conn.sourceLost ? 'source-lost' : 'live';
 }
 
@@ -425,10 +426,50 @@ function renderState() {
   const text = stateText();
   const el = $('state');
   if (el.textContent !== text) el.textContent = text;
-  const countdown = stats.state === 'reconnecting' && conn.retryAt
-    ? t('countdown', { n: Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000)) })
+  const retryAt = conn.link ? conn.link.retryAt : 0;
+  const countdown = stats.state === 'reconnecting' && retryAt
+    ? t('countdown', { n: Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) })
     : '';
   $('countdown').textContent = countdown;
+}
+
+// A language tag or a channel id -> words in the page's language.
+function nameOfLanguage(tagOrChannel) {
+  if (typeof tagOrChannel !== 'string' || !tagOrChannel) return t('floor_unknown');
+  const ch = findChannel(tagOrChannel);
+  return languageName(ch && ch.lang ? ch.lang : tagOrChannel);
+}
+
+function reasonText() {
+  const l = interp.listening;
+  if (!l || !player.wanted || !conn.welcome) return '';
+  const heard = findChannel(l.channel);
+  const heardLabel = heard ? heard.label : String(l.channel ?? '');
+  // The language asked for: the page's for auto, else the chosen channel's.
+  const chosen = findChannel(l.choice);
+  const wanted = l.choice === AUTO || !chosen ? nameOfLanguage(l.language) : chosen.label;
+  const floor = nameOfLanguage(interp.state && interp.state.floor_language);
+  switch (l.reason) {
+    case 'chosen':
+      return t('reason_chosen', { channel: heardLabel });
+    case 'interpretation':
+      return t('reason_interpretation', { floor, channel: heardLabel });
+    case 'floor_is_your_language':
+      return t('reason_floor_is_your_language', { language: wanted });
+    case 'no_interpreter':
+      return t(l.channel === floorName() ? 'reason_no_interpreter' : 'reason_no_interpreter_silence', {
+        language: wanted,
+      });
+    default:
+      return '';
+  }
+}
+
+// A polite live region of its own: announced when what we hear changes.
+function renderReason() {
+  const text = reasonText();
+  const el = $('reason');
+  if (el.textContent !== text) el.textContent = text;
 }
 
 let renderedChannels = null; // what the radio group shows, to rebuild only on change
@@ -443,30 +484,37 @@ function renderRoom() {
   }
   $('channels-waiting').hidden = w.channels.length > 0;
   // Rebuilding after every reconnect would drop keyboard focus from the group.
-  const key = JSON.stringify(w.channels);
+  const key = JSON.stringify([stats.plugin, w.channels]);
   if (key === renderedChannels) return;
   renderedChannels = key;
   const list = $('channel-list');
+  const hadFocus = list.contains(document.activeElement);
   list.replaceChildren();
+  const valid = (name) => (name === AUTO ? stats.plugin : w.channels.some((c) => c.name === name));
+  // The last explicit choice (stored on every change), else what we play.
   const stored = readStorage('puente.channel');
-  const chosen = w.channels.some((c) => c.name === player.target)
-    ? player.target
-    : w.channels.some((c) => c.name === stored)
-      ? stored
-      : w.channels[0] && w.channels[0].name;
-  for (const ch of w.channels) {
+  const chosen = valid(stored) ? stored : valid(player.target) ? player.target : w.channels[0] && w.channels[0].name;
+  const options = w.channels.map((ch) => ({ value: ch.name, label: ch.label, lang: ch.lang }));
+  if (stats.plugin) options.unshift({ value: AUTO, key: 'channel_auto' });
+  for (const o of options) {
     const label = document.createElement('label');
     label.className = 'channel';
     const input = document.createElement('input');
     input.type = 'radio';
     input.name = 'channel';
-    input.value = ch.name;
-    input.checked = ch.name === chosen;
+    input.value = o.value;
+    input.checked = o.value === chosen;
     const text = document.createElement('span');
-    text.textContent = ch.label;
-    if (ch.lang) text.lang = ch.lang;
+    if (o.key) {
+      text.dataset.i18n = o.key;
+      text.textContent = t(o.key);
+    } else {
+      text.textContent = o.label;
+      if (o.lang) text.lang = o.lang;
+    }
     label.append(input, text);
     list.append(label);
+    if (hadFocus && input.checked) input.focus();
   }
 }
 
@@ -482,19 +530,31 @@ function renderPlayButton() {
 }
 
 function renderStats() {
+  const s = player.stream ? player.stream.stats : null;
+  if (s) {
+    stats.packets = s.packets;
+    stats.gaps = s.gaps;
+    stats.decodeErrors = s.decodeErrors;
+    stats.underruns = s.underruns;
+    stats.bufferMs = Math.round(s.fillMs);
+  }
+  if (under.stream) {
+    const u = under.stream.stats;
+    Object.assign(stats.underneath, { packets: u.packets, gaps: u.gaps, decodeErrors: u.decodeErrors });
+  }
   $('stat-packets').textContent = String(stats.packets);
   $('stat-gaps').textContent = String(stats.gaps);
   $('stat-decode-errors').textContent = String(stats.decodeErrors);
   $('stat-underruns').textContent = String(stats.underruns);
-  const live = player.wanted && player.subscribed;
+  const live = player.wanted && player.subscribed && s;
   $('stat-buffer').textContent = live
-    ? t('buffer_value', { fill: Math.round(player.fillMs), target: Math.round(player.targetMs) })
+    ? t('buffer_value', { fill: Math.round(s.fillMs), target: Math.round(s.targetMs) })
     : '–';
   if (live && player.netDelayMs !== null && player.ctx) {
     // What the ear hears: network and encoding, plus our buffer, plus the
     // audio output's own latency.
     const out = (player.ctx.outputLatency || player.ctx.baseLatency || 0) * 1000;
-    const buf = player.fillMs + out;
+    const buf = s.fillMs + out;
     stats.delayMs = Math.round(player.netDelayMs + buf);
     $('stat-delay').textContent = t('delay_value', {
       total: stats.delayMs,
@@ -521,6 +581,8 @@ function clearAlert() {
 function switchLanguage(lang) {
   setLanguage(lang, true);
   renderLanguage();
+  // "My language" is the page's: tell the plugin it changed.
+  if (player.wanted && stats.plugin && player.target === AUTO) subscribe();
 }
 
 function renderLanguage() {
@@ -530,47 +592,54 @@ function renderLanguage() {
   renderPlayButton();
   renderState();
   renderStats();
+  renderReason();
+  updateUnderneath();
   if (alertMsg) $('alert').textContent = t(alertMsg.key, alertMsg.params);
 }
 
 // ---- wiring ---------------------------------------------------------------
 
+function restoreRange(id, key) {
+  const raw = readStorage(key);
+  const n = Number(raw);
+  if (raw !== null && raw !== '' && n >= 0 && n <= 100) $(id).value = String(n);
+}
+
 function init() {
+  restoreRange('volume', 'puente.volume');
+  restoreRange('underneath', 'puente.underneath');
   setLanguage(initialLanguage(), false);
   renderLanguage();
   for (const btn of document.querySelectorAll('button.lang')) {
     btn.addEventListener('click', () => switchLanguage(btn.dataset.lang));
   }
-  const storedVolume = Number(readStorage('puente.volume'));
-  if (readStorage('puente.volume') !== null && storedVolume >= 0 && storedVolume <= 100) {
-    $('volume').value = String(storedVolume);
-  }
   $('volume').addEventListener('input', () => {
     applyVolume();
     writeStorage('puente.volume', $('volume').value);
+  });
+  $('underneath').addEventListener('input', () => {
+    updateUnderneath();
+    writeStorage('puente.underneath', $('underneath').value);
   });
   $('play').addEventListener('click', () => (player.wanted ? stop() : start()));
   $('channel-list').addEventListener('change', (e) => {
     writeStorage('puente.channel', e.target.value);
     if (player.wanted) subscribe();
   });
-  if (!HAVE_WEBCODECS) {
-    showAlert('err_no_codec', {});
-  } else {
-    AudioDecoder.isConfigSupported(DECODER_CONFIG)
-      .then((r) => {
-        if (!r.supported) showAlert('err_no_codec', {});
-      })
-      .catch(() => showAlert('err_no_codec', {}));
-  }
-  // Back online: no reason to sit out the rest of the backoff.
-  window.addEventListener('online', () => {
-    if (!conn.ws) connect();
+  if (!HAVE_WEBCODECS) showAlert('err_no_codec', {});
+  else decoderSupported().then((ok) => ok || showAlert('err_no_codec', {}));
+  conn.link = new Link({
+    onOpen,
+    onControl,
+    onBinary: onAudio,
+    onClose: onClosed,
   });
+  // Back online: no reason to sit out the rest of the backoff.
+  window.addEventListener('online', () => conn.link.retryNow());
   setInterval(measureLevel, LEVEL_EVERY_MS);
   setInterval(renderStats, 500);
-  setInterval(checkAlive, 4000);
-  connect();
+  conn.link.start();
+  setState('connecting');
 }
 
 init();

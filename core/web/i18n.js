@@ -1,4 +1,5 @@
-// Interface strings in English and Spanish. Only our own strings live here;
+// Interface strings in English and Spanish (other pages add theirs with
+// addStrings). Only our own strings live here;
 // text that comes from the relay (room name, channel labels, error messages)
 // is shown as the relay sent it, always through textContent.
 
@@ -40,6 +41,17 @@ const STRINGS = {
     err_closed_1009: 'The relay refused a message that was too big.',
     err_no_codec: 'This browser cannot decode the audio (no WebCodecs Opus). Try a current Chrome, Edge or Firefox.',
     err_audio: 'Could not start the audio: {message}',
+    channel_auto: 'My language (follows the floor)',
+    underneath: 'Original underneath',
+    underneath_hint: '0 is off. While you hear an interpretation, the floor plays quietly under it.',
+    underneath_value: '{n} %',
+    underneath_off: 'off',
+    reason_chosen: 'You hear {channel}.',
+    reason_interpretation: 'The floor speaks {floor}: you hear the interpretation, {channel}.',
+    reason_floor_is_your_language: 'The floor speaks your language ({language}): you hear the floor.',
+    reason_no_interpreter: 'No interpreter is live on {language}: you hear the floor.',
+    reason_no_interpreter_silence: 'No interpreter is live on {language}: silence until one is.',
+    floor_unknown: 'another language',
   },
   es: {
     page_title: 'puente: escuchar en directo',
@@ -78,10 +90,38 @@ const STRINGS = {
     err_closed_1009: 'El relé rechazó un mensaje demasiado grande.',
     err_no_codec: 'Este navegador no puede decodificar el audio (falta Opus en WebCodecs). Pruebe con Chrome, Edge o Firefox actuales.',
     err_audio: 'No se pudo iniciar el audio: {message}',
+    channel_auto: 'Mi idioma (sigue a la sala)',
+    underneath: 'Original de fondo',
+    underneath_hint: '0 es apagado. Mientras escucha una interpretación, la sala suena baja debajo.',
+    underneath_value: '{n} %',
+    underneath_off: 'apagado',
+    reason_chosen: 'Escucha {channel}.',
+    reason_interpretation: 'En la sala se habla {floor}: escucha la interpretación, {channel}.',
+    reason_floor_is_your_language: 'En la sala se habla su idioma ({language}): escucha la sala.',
+    reason_no_interpreter: 'No hay intérprete en directo en {language}: escucha la sala.',
+    reason_no_interpreter_silence: 'No hay intérprete en directo en {language}: silencio hasta que lo haya.',
+    floor_unknown: 'otro idioma',
   },
 };
 
 export const LANGUAGES = Object.keys(STRINGS);
+
+// Pages other than the listener's (the booth) bring their own strings:
+// {en: {...}, es: {...}}, merged over these. Call before setLanguage().
+export function addStrings(table) {
+  for (const lang of LANGUAGES) Object.assign(STRINGS[lang], table[lang] || {});
+}
+
+// The name of a language tag in the page's language ("es" -> "Spanish" or
+// "español"), or the tag itself when the browser cannot name it.
+export function languageName(tag) {
+  if (typeof tag !== 'string' || !tag) return '';
+  try {
+    return new Intl.DisplayNames([current], { type: 'language' }).of(tag) || tag;
+  } catch {
+    return tag;
+  }
+}
 
 const STORAGE_KEY = 'puente.lang';
 

@@ -30,21 +30,25 @@ const STDERR_KEEP = 64 * 1024;
 
 // ---- options and dependencies ----------------------------------------------
 
-// --relay PATH and --web-root DIR (ctest passes both), else PUENTE_RELAY /
-// PUENTE_WEB_ROOT, else the usual build folder.
+// --relay PATH, --web-root DIR and --plugin-dir DIR (ctest passes them),
+// else PUENTE_RELAY / PUENTE_WEB_ROOT / PUENTE_PLUGIN_DIR, else the usual
+// build folder (plugins next to the relay's folder: build/plugins).
 export function options(argv = process.argv.slice(2)) {
   const opt = {
     relay: process.env.PUENTE_RELAY || path.join(REPO, 'build/core/puente'),
     webRoot: process.env.PUENTE_WEB_ROOT || path.join(REPO, 'core/web'),
+    pluginDir: process.env.PUENTE_PLUGIN_DIR || null,
   };
+  const keys = { relay: 'relay', 'web-root': 'webRoot', 'plugin-dir': 'pluginDir' };
   for (let i = 0; i < argv.length; i++) {
-    const m = /^--(relay|web-root)(?:=(.*))?$/.exec(argv[i]);
+    const m = /^--(relay|web-root|plugin-dir)(?:=(.*))?$/.exec(argv[i]);
     if (!m) throw new Error(`unknown argument ${argv[i]}`);
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new Error(`${argv[i - 1]} needs a value`);
-    opt[m[1] === 'relay' ? 'relay' : 'webRoot'] = value;
+    opt[keys[m[1]]] = value;
   }
   if (!existsSync(opt.relay)) throw new Error(`relay binary not found: ${opt.relay}`);
+  if (!opt.pluginDir) opt.pluginDir = path.join(path.dirname(path.dirname(path.resolve(opt.relay))), 'plugins');
   return opt;
 }
 

@@ -7,6 +7,7 @@
 #include "pcl.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,7 @@ enum pcl_state {
 struct pcl_msg {
 	struct pcl_msg *next;
 	size_t len;
+	bool binary;         /* audio; else JSON text */
 	unsigned char buf[]; /* LWS_PRE + len */
 };
 
@@ -46,6 +48,7 @@ struct pcl_client {
 
 	lws_sorted_usec_list_t deadline; /* ends one pcl_run_for() */
 	bool deadline_hit;
+	atomic_bool woken; /* pcl_wake(), from any thread */
 
 	/* One message being reassembled from fragments. */
 	unsigned char *rx;
@@ -53,7 +56,8 @@ struct pcl_client {
 	bool rx_binary;
 
 	struct pcl_msg *tx_head, *tx_tail;
-	unsigned tx_count;
+	unsigned tx_count;  /* JSON messages queued */
+	unsigned tx_binary; /* audio messages queued */
 
 	struct pcl_counters counters;
 	struct lws_protocols protocols[2];
@@ -227,13 +231,19 @@ static int pcl_writeable(struct pcl_client *c, struct lws *wsi)
 		c->tx_head = m->next;
 		if (!c->tx_head)
 			c->tx_tail = NULL;
-		c->tx_count--;
-		if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) {
+		if (m->binary)
+			c->tx_binary--;
+		else
+			c->tx_count--;
+		if (lws_write(wsi, m->buf + LWS_PRE, m->len,
+		              m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)m->len) {
 			free(m);
 			return -1;
 		}
-		free(m);
 		c->counters.tx_sent++;
+		if (m->binary)
+			c->counters.tx_audio++;
+		free(m);
 		if (c->tx_head || c->state == PCL_CLOSING)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -292,6 +302,9 @@ static int pcl_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 			pcl_sanitize(c->peer_reason, sizeof(c->peer_reason), text);
 		}
 		return 0; /* lws echoes the close, then CLIENT_CLOSED */
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* lws_cancel_service(): pcl_wake() or the deadline; pcl_run_for() looks. */
+		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		c->wsi = NULL;
 		if (c->local_code)
@@ -347,6 +360,7 @@ struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, v
 		c->cb = *cb;
 	c->user = user;
 	c->state = PCL_CONNECTING;
+	atomic_init(&c->woken, false);
 	c->protocols[0] = (struct lws_protocols){
 	    .name = PUENTE_WS_SUBPROTOCOL,
 	    .callback = pcl_lws_callback,
@@ -417,7 +431,9 @@ int pcl_run_for(struct pcl_client *c, uint32_t ms)
 {
 	c->deadline_hit = false;
 	lws_sul_schedule(c->ctx, 0, &c->deadline, pcl_deadline_cb, (lws_usec_t)ms * LWS_US_PER_MS);
-	while (c->state != PCL_OVER && !c->deadline_hit)
+	/* A wake that came between two calls ends this one before it waits. */
+	while (c->state != PCL_OVER && !c->deadline_hit &&
+	       !atomic_exchange_explicit(&c->woken, false, memory_order_acq_rel))
 		if (lws_service(c->ctx, 0) < 0)
 			pcl_set_over(c, LWS_CLOSE_STATUS_ABNORMAL_CLOSE, "event loop failed");
 	lws_sul_cancel(&c->deadline);
@@ -429,6 +445,23 @@ int pcl_run_for(struct pcl_client *c, uint32_t ms)
 			c->cb.closed(c->user, c->close_code, c->close_reason);
 	}
 	return -ENOTCONN;
+}
+
+/* Appends m to the send queue and asks lws for a writeable callback. */
+static void pcl_enqueue(struct pcl_client *c, struct pcl_msg *m)
+{
+	m->next = NULL;
+	if (c->tx_tail)
+		c->tx_tail->next = m;
+	else
+		c->tx_head = m;
+	c->tx_tail = m;
+	if (m->binary)
+		c->tx_binary++;
+	else
+		c->tx_count++;
+	if (c->state == PCL_OPEN && c->wsi)
+		lws_callback_on_writable(c->wsi);
 }
 
 int pcl_send_json(struct pcl_client *c, const json_t *msg)
@@ -454,19 +487,40 @@ int pcl_send_json(struct pcl_client *c, const json_t *msg)
 		free(text);
 		return -ENOMEM;
 	}
-	m->next = NULL;
 	m->len = len;
+	m->binary = false;
 	memcpy(m->buf + LWS_PRE, text, len);
 	free(text);
-	if (c->tx_tail)
-		c->tx_tail->next = m;
-	else
-		c->tx_head = m;
-	c->tx_tail = m;
-	c->tx_count++;
-	if (c->state == PCL_OPEN && c->wsi)
-		lws_callback_on_writable(c->wsi);
+	pcl_enqueue(c, m);
 	return 0;
+}
+
+int pcl_send_audio(struct pcl_client *c, const struct puente_header *hdr,
+                   const unsigned char *payload, size_t len)
+{
+	struct pcl_msg *m;
+
+	if (c->state != PCL_OPEN)
+		return -ENOTCONN;
+	if (len < 1 || len > PUENTE_MAX_OPUS)
+		return -EMSGSIZE;
+	if (c->tx_binary >= PCL_TX_AUDIO_MAX)
+		return -ENOBUFS;
+	m = malloc(sizeof(*m) + LWS_PRE + PUENTE_HEADER_LEN + len);
+	if (!m)
+		return -ENOMEM;
+	m->len = PUENTE_HEADER_LEN + len;
+	m->binary = true;
+	puente_header_pack(hdr, m->buf + LWS_PRE);
+	memcpy(m->buf + LWS_PRE + PUENTE_HEADER_LEN, payload, len);
+	pcl_enqueue(c, m);
+	return 0;
+}
+
+void pcl_wake(struct pcl_client *c)
+{
+	atomic_store_explicit(&c->woken, true, memory_order_release);
+	lws_cancel_service(c->ctx);
 }
 
 int pcl_close(struct pcl_client *c, int code, const char *reason)

@@ -32,6 +32,13 @@
 #define PCL_REASON_MAX 123
 /* Outgoing messages queued before pcl_send_json() says -ENOBUFS. */
 #define PCL_TX_QUEUE_MAX 64
+/*
+ * Audio messages queued before pcl_send_audio() says -ENOBUFS: 25 packets
+ * of 20 ms = 0.5 s. A sender that hits it is faster than its network, and
+ * should drop (old audio is worthless live); control messages keep their
+ * own PCL_TX_QUEUE_MAX room so a backlog of audio never blocks them.
+ */
+#define PCL_TX_AUDIO_MAX 25
 /* Longest Opus packet in samples at 48 kHz (120 ms, RFC 6716). */
 #define PCL_MAX_PACKET_SAMPLES 5760
 
@@ -83,6 +90,7 @@ struct pcl_counters {
 	uint64_t bad_json;  /* text that was not a JSON object with a string type */
 	uint64_t bad_audio; /* binary with a bad header, size or Opus TOC */
 	uint64_t tx_sent;   /* messages written to the socket */
+	uint64_t tx_audio;  /* of which audio (binary) messages */
 };
 
 struct pcl_client;
@@ -113,6 +121,27 @@ int pcl_run_for(struct pcl_client *c, uint32_t ms);
  * (over or closing), -EMSGSIZE, -ENOBUFS (PCL_TX_QUEUE_MAX queued), -ENOMEM.
  */
 int pcl_send_json(struct pcl_client *c, const json_t *msg);
+
+/*
+ * Queues one audio message: the 16-byte header packed from hdr (network
+ * byte order, protocol.h), then payload, one Opus packet of 1..PUENTE_MAX_OPUS
+ * bytes, sent as one binary WebSocket message in order with the JSON ones.
+ * Only clients of a role that may send audio (interpreters) should: the
+ * relay closes a listener that does with 1008. Returns 0, -ENOTCONN (not
+ * open yet, over or closing: audio is never held for later), -EMSGSIZE (len
+ * 0 or too long), -ENOBUFS (PCL_TX_AUDIO_MAX audio messages queued; drop
+ * the packet), -ENOMEM.
+ */
+int pcl_send_audio(struct pcl_client *c, const struct puente_header *hdr,
+                   const unsigned char *payload, size_t len);
+
+/*
+ * Any thread: makes the pcl_run_for() in progress return soon (or the next
+ * one return at once), so its thread can act on something another thread
+ * produced (an encoded packet, a command). Safe while pcl_run_for() runs;
+ * not after pcl_destroy().
+ */
+void pcl_wake(struct pcl_client *c);
 
 /*
  * Starts a closing handshake with code (1000..4999) and reason (<=
