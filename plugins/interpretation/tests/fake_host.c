@@ -1,0 +1,330 @@
+/* The fake relay of fake_host.h. */
+#include "fake_host.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAKE_FRAME 960 /* 20 ms at 48 kHz */
+
+static struct fake_host *fake_of(void *ctx)
+{
+	return ctx;
+}
+
+static struct fake_client *client_find(const struct fake_host *f, puente_client_id id)
+{
+	for (size_t i = 0; i < f->n_clients; i++)
+		if (f->clients[i].id == id)
+			return (struct fake_client *)&f->clients[i];
+	return NULL;
+}
+
+static void *grow(void *array, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return array;
+	*cap = *cap ? 2 * *cap : 64;
+	array = realloc(array, *cap * size);
+	if (!array)
+		abort(); /* a test host has nothing better to do */
+	return array;
+}
+
+static void fake_log(void *ctx, enum puente_log_level level, const char *fmt, ...)
+{
+	struct fake_host *f = fake_of(ctx);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->last_log, sizeof(f->last_log), fmt, ap);
+	va_end(ap);
+	if (level == PUENTE_LOG_ERROR)
+		f->n_log_errors++;
+	fprintf(stderr, "[fake host] plugin %s: %s\n", f->plugin->name, f->last_log);
+}
+
+static void record(struct fake_host *f, puente_client_id to, int role, const json_t *msg)
+{
+	f->sent = grow(f->sent, &f->cap_sent, f->n_sent, sizeof(*f->sent));
+	/* A deep copy: the plugin may change and reuse its object after the call. */
+	f->sent[f->n_sent++] = (struct fake_message){to, role, json_deep_copy(msg)};
+}
+
+static int fake_send_json(void *ctx, puente_client_id to, const json_t *msg)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	if (!client_find(f, to))
+		return -ENOENT;
+	record(f, to, -1, msg);
+	return 0;
+}
+
+static int fake_send_json_role(void *ctx, enum puente_role role, const json_t *msg)
+{
+	if ((int)role < 0 || role >= PUENTE_ROLE_COUNT)
+		return -EINVAL;
+	record(fake_of(ctx), 0, (int)role, msg);
+	return 0;
+}
+
+static uint64_t fake_media_time_now(void *ctx)
+{
+	return fake_of(ctx)->now;
+}
+
+static const struct puente_channel_info *fake_channel(void *ctx, int index)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	return index >= 0 && index < f->n_channels ? &f->channels[index] : NULL;
+}
+
+static int fake_channel_find(void *ctx, const char *name)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	for (int i = 0; name && i < f->n_channels; i++)
+		if (!strcmp(f->channels[i].name, name))
+			return i;
+	return -ENOENT;
+}
+
+/* The same checks as the relay's publish: a plugin that passes here passes there. */
+static int fake_publish(void *ctx, int channel, const struct puente_packet *pkt)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	if (channel < 0 || channel >= f->n_channels)
+		return -ENOENT;
+	if (channel == fake_channel_find(ctx, "floor"))
+		return -EPERM; /* the floor is the room input's */
+	if (!pkt || !pkt->data || pkt->len == 0 || pkt->len > PUENTE_MAX_OPUS)
+		return -EINVAL;
+	f->packets = grow(f->packets, &f->cap_packets, f->n_packets, sizeof(*f->packets));
+	f->packets[f->n_packets++] = (struct fake_packet){
+	    .channel = channel,
+	    .flags = pkt->flags,
+	    .seq = f->next_seq[channel]++,
+	    .media_time = pkt->media_time,
+	    .samples = pkt->samples,
+	    .first_byte = pkt->data[0],
+	};
+	return 0;
+}
+
+static int fake_subscribe(void *ctx, puente_client_id client, int channel)
+{
+	struct fake_host *f = fake_of(ctx);
+	struct fake_client *c = client_find(f, client);
+
+	if (!c || channel < -1 || channel >= f->n_channels)
+		return -ENOENT;
+	c->channel = channel;
+	c->subscribes++;
+	return 0;
+}
+
+static int fake_subscription(void *ctx, puente_client_id client)
+{
+	struct fake_client *c = client_find(fake_of(ctx), client);
+
+	return c ? c->channel : -ENOENT;
+}
+
+static int fake_client_role(void *ctx, puente_client_id client)
+{
+	struct fake_client *c = client_find(fake_of(ctx), client);
+
+	return c ? (int)c->role : -ENOENT;
+}
+
+static const char *fake_config_get(void *ctx, const char *key, const char *fallback)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	for (int i = 0; i < f->n_config; i++)
+		if (!strcmp(f->config_keys[i], key))
+			return f->config_values[i];
+	return fallback;
+}
+
+void fake_host_init(struct fake_host *f, const struct puente_plugin *plugin)
+{
+	static const char *const names[] = {"floor", "es", "en"};
+	static const char *const langs[] = {"", "es", "en"};
+
+	*f = (struct fake_host){
+	    .host =
+	        {
+	            .abi = PUENTE_PLUGIN_ABI,
+	            .size = sizeof(struct puente_host),
+	            .ctx = f,
+	            .log = fake_log,
+	            .send_json = fake_send_json,
+	            .send_json_role = fake_send_json_role,
+	            .media_time_now = fake_media_time_now,
+	            .channel = fake_channel,
+	            .channel_find = fake_channel_find,
+	            .publish = fake_publish,
+	            .subscribe = fake_subscribe,
+	            .subscription = fake_subscription,
+	            .client_role = fake_client_role,
+	            .config_get = fake_config_get,
+	        },
+	    .plugin = plugin,
+	    .now = 10 * PUENTE_SAMPLE_RATE,
+	};
+	fake_host_channels(f, names, langs, 3);
+}
+
+void fake_host_channels(struct fake_host *f, const char *const *names, const char *const *langs,
+                        int n)
+{
+	f->n_channels = n < PUENTE_MAX_CHANNELS ? n : PUENTE_MAX_CHANNELS;
+	for (int i = 0; i < f->n_channels; i++)
+		f->channels[i] = (struct puente_channel_info){
+		    .id = i,
+		    .name = names[i],
+		    .label = names[i],
+		    .lang = langs[i],
+		};
+}
+
+void fake_host_config(struct fake_host *f, const char *key, const char *value)
+{
+	if (f->n_config == FAKE_MAX_CONFIG)
+		abort();
+	f->config_keys[f->n_config] = key;
+	f->config_values[f->n_config++] = value;
+}
+
+int fake_host_start(struct fake_host *f)
+{
+	int rc = f->plugin->init(&f->host, &f->state);
+
+	f->started = rc == 0;
+	return rc;
+}
+
+void fake_clear(struct fake_host *f)
+{
+	for (size_t i = 0; i < f->n_sent; i++)
+		json_decref(f->sent[i].msg);
+	f->n_sent = 0;
+	f->n_packets = 0;
+}
+
+void fake_host_fini(struct fake_host *f)
+{
+	if (f->started)
+		f->plugin->destroy(f->state);
+	fake_clear(f);
+	free(f->sent);
+	free(f->packets);
+}
+
+void fake_connect(struct fake_host *f, puente_client_id id, enum puente_role role)
+{
+	if (f->n_clients == FAKE_MAX_CLIENTS)
+		abort();
+	f->clients[f->n_clients++] = (struct fake_client){.id = id, .role = role, .channel = -1};
+	f->plugin->client_join(f->state, id, role);
+}
+
+void fake_disconnect(struct fake_host *f, puente_client_id id)
+{
+	struct fake_client *c = client_find(f, id);
+
+	if (!c)
+		return;
+	*c = f->clients[--f->n_clients];
+	f->plugin->client_leave(f->state, id);
+}
+
+int fake_message(struct fake_host *f, puente_client_id from, const char *verb, const char *fmt, ...)
+{
+	char type[128];
+	json_t *body;
+	va_list ap;
+	int rc;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		body = json_vpack_ex(NULL, 0, fmt, ap);
+		va_end(ap);
+	} else {
+		body = json_object();
+	}
+	if (!body)
+		abort();
+	snprintf(type, sizeof(type), "%s.%s", f->plugin->name, verb);
+	json_object_set_new(body, "type", json_string(type));
+	rc = f->plugin->message(f->state, from, verb, body);
+	json_decref(body);
+	return rc;
+}
+
+int fake_audio(struct fake_host *f, puente_client_id from, unsigned char tag)
+{
+	unsigned char opus[3] = {tag, 0xff, 0xfe};
+	struct puente_packet pkt = {
+	    .channel = 0,
+	    .samples = FAKE_FRAME,
+	    .len = sizeof(opus),
+	    .data = opus,
+	};
+
+	f->now += FAKE_FRAME;
+	return f->plugin->audio(f->state, from, &pkt);
+}
+
+int fake_hears(const struct fake_host *f, puente_client_id id)
+{
+	const struct fake_client *c = client_find(f, id);
+
+	return c ? c->channel : -ENOENT;
+}
+
+size_t fake_subscribes(const struct fake_host *f, puente_client_id id)
+{
+	const struct fake_client *c = client_find(f, id);
+
+	return c ? c->subscribes : 0;
+}
+
+static bool reaches(const struct fake_host *f, const struct fake_message *m, puente_client_id id)
+{
+	const struct fake_client *c = client_find(f, id);
+
+	if (m->role < 0)
+		return m->to == id;
+	return c && (int)c->role == m->role;
+}
+
+static bool is_type(const json_t *msg, const char *type)
+{
+	const char *t = json_string_value(json_object_get(msg, "type"));
+
+	return t && !strcmp(t, type);
+}
+
+const json_t *fake_last(const struct fake_host *f, puente_client_id id, const char *type)
+{
+	for (size_t i = f->n_sent; i-- > 0;)
+		if (reaches(f, &f->sent[i], id) && is_type(f->sent[i].msg, type))
+			return f->sent[i].msg;
+	return NULL;
+}
+
+size_t fake_count(const struct fake_host *f, puente_client_id id, const char *type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_sent; i++)
+		n += reaches(f, &f->sent[i], id) && is_type(f->sent[i].msg, type);
+	return n;
+}
