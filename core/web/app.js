@@ -60,6 +60,7 @@ const player = {
   gain: null, // the volume, for both streams
   analyser: null,
   subscribed: null, // {name, index, label} of the channel we hear
+  coreChannel: null, // the channel of the relay's last core.subscribed, null after unsubscribed
   target: null, // what we asked for: a channel name or 'auto'
   anchor: null, // {media_time, unix_us} room clock anchor
   netDelayMs: null,
@@ -87,6 +88,7 @@ function onOpen() {
 function onClosed(code) {
   conn.welcome = null;
   player.subscribed = null;
+  player.coreChannel = null;
   stats.channel = null;
   interp.state = null;
   interp.listening = null;
@@ -115,6 +117,7 @@ function onControl(msg) {
       onSubscribed(msg);
       break;
     case 'core.unsubscribed':
+      player.coreChannel = null;
       hear(null);
       setState(stateNow());
       break;
@@ -164,11 +167,13 @@ function onInterpretationState(msg) {
 function onListening(msg) {
   interp.listening = msg;
   stats.reason = typeof msg.reason === 'string' ? msg.reason : null;
-  if (typeof msg.channel === 'string') {
-    const ch = findChannel(msg.channel);
-    // core.subscribed follows with the clock; hearing it now avoids
-    // dropping the first packets of the new channel.
-    if (ch && (!player.subscribed || player.subscribed.index !== ch.index)) hear(ch);
+  const ch = typeof msg.channel === 'string' ? findChannel(msg.channel) : null;
+  if (ch && player.wanted) {
+    if (!player.subscribed || player.subscribed.index !== ch.index) hear(ch);
+    // The plugin subscribes us only when what we should hear changes, and
+    // it does not see a core.unsubscribe (Stop): after Stop and Play on the
+    // same channel it answers without moving us. Ask the core ourselves.
+    if (player.coreChannel !== ch.name) conn.link.send({ type: 'core.subscribe', channel: ch.name });
   }
   renderReason();
 }
@@ -176,6 +181,13 @@ function onListening(msg) {
 function onSubscribed(msg) {
   const ch = findChannel(msg.channel);
   if (!ch) return;
+  player.coreChannel = ch.name;
+  // The plugin moves listeners when the floor changes, stopped ones too:
+  // a stopped page takes no audio.
+  if (!player.wanted) {
+    conn.link.send({ type: 'core.unsubscribe' });
+    return;
+  }
   hear(ch);
   if (msg.clock) setAnchor(msg.clock);
   clearAlert();

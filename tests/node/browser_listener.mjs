@@ -32,11 +32,15 @@ run('browser_listener', 120000, async () => {
   await need('axe-core');
   const axeSource = readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
 
+  // No plugins: the page as it is without interpretation (core.subscribe,
+  // every channel heard as chosen). browser_auto and browser_booth test it
+  // with the interpretation plugin; the relay restarted below runs the
+  // default configuration, with whatever plugins that loads.
   const relay = await startRelay({
     ...opt,
     args: ['--tone'],
     config:
-      `[core]\nroom = ${HOSTILE_ROOM}\n\n` +
+      `[core]\nroom = ${HOSTILE_ROOM}\nplugins =\n\n` +
       `[channel.floor]\nlabel = ${HOSTILE_LABEL}\n\n` +
       '[channel.es]\nlabel = Español\nlang = es\n\n' +
       '[channel.en]\nlabel = English\nlang = en\n',
