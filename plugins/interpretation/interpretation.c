@@ -31,8 +31,13 @@
 /* Longest booth id or channel name read from a message. */
 #define MAX_NAME          63
 #define MAX_BOOTHS_CONFIG 1024
-/* A channel that published nothing for this many packet durations is idle. */
-#define IDLE_PACKETS 3
+/*
+ * A channel that published nothing for 200 ms is idle: the next packet starts
+ * a new run. Shorter stalls are network jitter and keep the run contiguous.
+ */
+#define IDLE_SAMPLES (PUENTE_SAMPLE_RATE / 5)
+/* A new run starts this far behind the room clock, so a burst does not run ahead of it. */
+#define ANCHOR_MARGIN (PUENTE_SAMPLE_RATE * 60 / 1000)
 
 enum fallback {
 	FALLBACK_FLOOR,
@@ -301,7 +306,8 @@ static void send_listening(struct interp *st, const struct client *c)
 /* Subscribes only on a change: each subscribe costs the client a DISCONT. */
 static void hear(struct interp *st, struct client *c, int ch)
 {
-	if (c->heard == ch)
+	/* Ask the host: the client may have moved itself (core.subscribe/unsubscribe). */
+	if (c->heard == ch && st->host->subscription(st->host->ctx, c->id) == ch)
 		return;
 	if (st->host->subscribe(st->host->ctx, c->id, ch) == 0)
 		c->heard = ch;
@@ -887,26 +893,27 @@ static void interp_client_join(void *state, puente_client_id id, enum puente_rol
 
 /*
  * Stamps a packet for channel ch of booth b. Contiguous on the channel while it
- * is active, whoever speaks (a handover leaves no gap and no overlap); on an
- * idle channel, it continues the booth's speech when that just moved here (a
- * direction switch), else starts one packet before now, so the packet ends on
- * the room clock's present. Either way after an idle period it is DISCONT, and
- * it never goes back over what the channel already carried.
+ * is active, whoever speaks (a handover leaves no gap and no overlap), unless
+ * the run has fallen more than IDLE_SAMPLES behind the room clock (a sender
+ * slower than the room). A new run continues the booth's speech when that just
+ * moved here (a direction switch), else starts ANCHOR_MARGIN behind the room
+ * clock's present; it is flagged DISCONT, and never goes back over what the
+ * channel already carried.
  */
 static void stamp(const struct interp *st, const struct booth *b, int ch, uint64_t now,
                   uint32_t samples, struct puente_packet *out)
 {
 	const struct timeline *o = &st->out[ch];
-	uint64_t idle = (uint64_t)IDLE_PACKETS * samples, t;
+	uint64_t anchor = now > samples + ANCHOR_MARGIN ? now - samples - ANCHOR_MARGIN : 0, t;
 
-	if (o->started && now <= o->last_at + idle) {
+	if (o->started && now <= o->last_at + IDLE_SAMPLES && o->next + IDLE_SAMPLES >= anchor) {
 		out->media_time = o->next;
 		return;
 	}
-	if (b->speech.started && now <= b->speech.last_at + idle)
+	if (b->speech.started && now <= b->speech.last_at + IDLE_SAMPLES)
 		t = b->speech.next;
 	else
-		t = now > samples ? now - samples : 0;
+		t = anchor;
 	if (o->started && t < o->next)
 		t = o->next;
 	out->media_time = t;

@@ -160,8 +160,8 @@ static void claim(void **state)
 	assert_int_equal(f->n_packets, 1);
 	assert_int_equal(f->packets[0].channel, EN);
 	assert_true(f->packets[0].flags & PUENTE_FLAG_DISCONT);
-	/* The packet ends at the present of the room clock. */
-	assert_int_equal(f->packets[0].media_time, f->now - FRAME);
+	/* The packet ends a jitter margin (60 ms) before the present of the room clock. */
+	assert_int_equal(f->packets[0].media_time, f->now - FRAME - 2880);
 	/* The partner is not live: its audio is refused. */
 	assert_int_equal(fake_audio(f, BEN, 2), -EPERM);
 	assert_int_equal(f->n_packets, 1);
@@ -406,7 +406,8 @@ static void idle_channel_reanchors(void **state)
 	f->now += PUENTE_SAMPLE_RATE;
 	assert_int_equal(fake_audio(f, ANA, 4), 0);
 	assert_true(f->packets[3].flags & PUENTE_FLAG_DISCONT);
-	assert_int_equal(f->packets[3].media_time, f->now - FRAME);
+	/* A new run starts a jitter margin (60 ms) behind the room clock. */
+	assert_int_equal(f->packets[3].media_time, f->now - FRAME - 2880);
 	assert_int_equal(f->packets[3].seq, f->packets[2].seq + 1);
 }
 
@@ -424,11 +425,17 @@ static void burst_then_pause_never_overlaps(void **state)
 	f->now += FRAME;
 	end = f->packets[9].media_time + FRAME;
 	assert_true(end > f->now);
-	/* Then a pause long enough to count as idle, shorter than what the burst ran ahead. */
+	/* A pause shorter than 200 ms is jitter: the run goes on, contiguous. */
 	f->now += 3 * FRAME;
 	assert_int_equal(fake_audio(f, ANA, 10), 0);
-	assert_true(f->packets[10].flags & PUENTE_FLAG_DISCONT);
+	assert_false(f->packets[10].flags & PUENTE_FLAG_DISCONT);
 	assert_int_equal(f->packets[10].media_time, end);
+	/* A longer one starts a new run, which never goes back over the burst. */
+	end = f->packets[10].media_time + FRAME;
+	f->now += 11 * FRAME;
+	assert_int_equal(fake_audio(f, ANA, 11), 0);
+	assert_true(f->packets[11].flags & PUENTE_FLAG_DISCONT);
+	assert_true(f->packets[11].media_time >= end);
 }
 
 static void mute_and_cough(void **state)
