@@ -2,7 +2,9 @@
  * puente-listen: hears one channel of a puente relay. It subscribes over
  * the wire protocol (README.md, "Wire protocol"), decodes the Opus packets
  * and writes a WAV file and/or plays them on an audio output, then prints
- * one summary line with the packet, gap and delay figures.
+ * one summary line with the packet, gap and delay figures. With --captions
+ * it also follows one caption language of the captions plugin (README.md,
+ * "Caption messages") and prints every cue as one line on stdout.
  *
  * Threads: main runs the client loop, decodes, writes the WAV and fills the
  * playback ring; the PortAudio callback only reads that ring.
@@ -32,6 +34,7 @@
 #define WELCOME_TIMEOUT_MS 10000 /* a relay greets at once */
 #define MAX_SECONDS        (366.0 * 24 * 3600)
 #define NAME_LEN           64
+#define LANG_LEN           36 /* a BCP 47 tag as puente uses them: up to 35 characters */
 /* Longest media-time jump concealed in the WAV; beyond it the file just joins. */
 #define WAV_FILL_MAX (10 * PUENTE_SAMPLE_RATE)
 /* Concealment played per jump: a listener should hear the present, not catch up. */
@@ -44,8 +47,9 @@ struct options {
 	const char *url;
 	const char *channel;
 	const char *wav;
-	const char *device; /* NULL: default output */
-	double seconds;     /* 0: until a signal */
+	const char *device;   /* NULL: default output */
+	const char *captions; /* caption language, NULL: none */
+	double seconds;       /* 0: until a signal */
 	bool play;
 	bool quiet;
 };
@@ -83,6 +87,9 @@ struct listen {
 	uint64_t jumps;       /* media-time jumps too long to conceal */
 	uint64_t decode_errs; /* packets libopus refused (concealed instead) */
 	uint64_t foreign;     /* audio for a channel we did not subscribe to */
+	bool captions_on;     /* the relay answered captions.choose */
+	uint64_t captions;    /* caption cues printed (history included) */
+	uint64_t bad_cues;    /* caption messages without a text, not printed */
 	double elapsed;       /* seconds spent listening */
 	int fatal;            /* exit status an error decided; 0: none */
 };
@@ -384,6 +391,110 @@ static int send_msg(struct listen *l, json_t *msg)
 	return err;
 }
 
+/* --- captions --- */
+
+/* A value for a key=value field of a caption line: printable ASCII, no spaces. */
+static const char *token_field(const json_t *o, const char *key, char *buf, size_t cap)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	size_t i = 0;
+
+	for (; s && s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	if (!i)
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+/* A non-negative integer field, or "?". div: 48 turns 48 kHz samples into ms. */
+static const char *int_field(const json_t *o, const char *key, json_int_t div, char *buf,
+                             size_t cap)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		snprintf(buf, cap, "%lld", (long long)(json_integer_value(v) / div));
+	else
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+/*
+ * Writes caption text so that it stays on one line and cannot drive the
+ * terminal: backslash, C0 controls and DEL as \\, \n, \r, \t or \xHH; C1
+ * controls, line and paragraph separators and bidirectional overrides as
+ * \uHHHH. Everything else (HTML included) goes out byte for byte.
+ */
+static void put_text(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		unsigned char c1 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+		unsigned char c2 = i + 2 < n ? (unsigned char)s[i + 2] : 0;
+
+		if (c == '\\') {
+			fputs("\\\\", f);
+		} else if (c == '\n') {
+			fputs("\\n", f);
+		} else if (c == '\r') {
+			fputs("\\r", f);
+		} else if (c == '\t') {
+			fputs("\\t", f);
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+		} else if (c == 0xc2 && c1 >= 0x80 && c1 <= 0x9f) {
+			fprintf(f, "\\u%04x", c1); /* U+0080..U+009F */
+			i++;
+		} else if (c == 0xe2 && ((c1 == 0x80 && c2 >= 0xa8 && c2 <= 0xae) ||
+		                         (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9))) {
+			/* U+2028..U+202E, U+2066..U+2069 */
+			fprintf(f, "\\u%04x", 0x2000 | (c1 & 0x3f) << 6 | (c2 & 0x3f));
+			i += 2;
+		} else {
+			fputc(c, f);
+		}
+	}
+}
+
+/* One cue of captions.cue or captions.history; lang: the history's, if the cue has none. */
+static void print_cue(struct listen *l, const json_t *cue, const json_t *outer)
+{
+	const json_t *text = json_object_get(cue, "text");
+	char lang[LANG_LEN], seq[24], start[24], end[24];
+
+	if (!json_is_string(text)) {
+		l->bad_cues++;
+		return;
+	}
+	token_field(json_object_get(cue, "lang") ? cue : outer, "lang", lang, sizeof(lang));
+	printf("caption lang=%s seq=%s start=%s end=%s final=%d text=", lang,
+	       int_field(cue, "seq", 1, seq, sizeof(seq)),
+	       int_field(cue, "start", PUENTE_SAMPLE_RATE / 1000, start, sizeof(start)),
+	       int_field(cue, "end", PUENTE_SAMPLE_RATE / 1000, end, sizeof(end)),
+	       json_is_true(json_object_get(cue, "final")));
+	put_text(stdout, json_string_value(text), json_string_length(text));
+	putchar('\n');
+	/* A reader (a test, a pipe into a display) sees each cue as it comes. */
+	fflush(stdout);
+	l->captions++;
+}
+
+static void on_caption_history(struct listen *l, const json_t *msg)
+{
+	const json_t *cues = json_object_get(msg, "cues");
+	const json_t *cue;
+	size_t i;
+
+	if (!l->captions_on) {
+		char lang[LANG_LEN];
+
+		l->captions_on = true;
+		note(l, "captions in '%s'", token_field(msg, "lang", lang, sizeof(lang)));
+	}
+	json_array_foreach(cues, i, cue) print_cue(l, cue, msg);
+}
+
 static void on_welcome(struct listen *l, const json_t *msg)
 {
 	const json_t *chans = json_object_get(json_object_get(msg, "room"), "channels");
@@ -417,7 +528,12 @@ static void on_welcome(struct listen *l, const json_t *msg)
 	if (send_msg(l, json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "listener",
 	                          "agent", AGENT)) < 0)
 		return;
-	send_msg(l, json_pack("{s:s, s:s}", "type", "core.subscribe", "channel", l->opt.channel));
+	if (send_msg(l, json_pack("{s:s, s:s}", "type", "core.subscribe", "channel",
+	                          l->opt.channel)) < 0)
+		return;
+	if (l->opt.captions)
+		send_msg(
+		    l, json_pack("{s:s, s:s}", "type", "captions.choose", "lang", l->opt.captions));
 }
 
 static void on_subscribed(struct listen *l, const json_t *msg)
@@ -458,6 +574,14 @@ static void on_relay_error(struct listen *l, const json_t *msg)
 		     l->n_channels ? list : "(none announced)");
 		return;
 	}
+	if (!strcmp(ref, "captions.choose")) {
+		if (!strcmp(code, "unknown_type"))
+			fail(l, 1, "the relay has no captions (is its captions plugin loaded?)");
+		else
+			fail(l, 2, "the relay refused captions in '%s': %s %s", l->opt.captions,
+			     code, text);
+		return;
+	}
 	/* Without hello or subscribe no audio will come: give up now. */
 	if (!strcmp(ref, "core.hello") || !strcmp(ref, "core.subscribe"))
 		fail(l, 1, "relay error %s on %s: %s", code, ref, text);
@@ -485,6 +609,10 @@ static void on_json(void *user, const char *type, json_t *msg)
 		     str_field(msg, "detail", detail, sizeof(detail)));
 	} else if (!strcmp(type, "core.error")) {
 		on_relay_error(l, msg);
+	} else if (l->opt.captions && !strcmp(type, "captions.cue")) {
+		print_cue(l, msg, msg);
+	} else if (l->opt.captions && !strcmp(type, "captions.history")) {
+		on_caption_history(l, msg);
 	}
 	/* Other types (core.hello echo, plugins' messages) are not ours to act on. */
 }
@@ -513,14 +641,16 @@ static void on_closed(void *user, int code, const char *reason)
 
 #define SYNOPSIS                                                                                   \
 	"Usage: " PROG " [--url ws://HOST:PORT/PATH] [--channel NAME] [--seconds N]\n"             \
-	"                     [--wav FILE] [--play [DEVICE]] [--quiet] [--help] [--version]\n"
+	"                     [--wav FILE] [--play [DEVICE]] [--captions LANG] [--quiet]\n"        \
+	"                     [--help] [--version]\n"
 
 static void usage(FILE *f)
 {
 	fputs(SYNOPSIS
 	      "\n"
 	      "Hear one channel of a puente relay: receive its Opus audio over the\n"
-	      "WebSocket protocol, decode it, and save it to a WAV file and/or play it.\n"
+	      "WebSocket protocol, decode it, and save it to a WAV file and/or play it;\n"
+	      "optionally follow the captions of one language as well.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --url URL        relay endpoint (default " PCL_DEFAULT_URL ");\n"
@@ -535,6 +665,11 @@ static void usage(FILE *f)
 	      "                   (--play=DEVICE if the name starts with '-'); unknown\n"
 	      "                   devices get a list of the outputs; --wav and --play\n"
 	      "                   may be combined\n"
+	      "  --captions LANG  also receive the captions in LANG (a language the relay's\n"
+	      "                   captions plugin serves, such as es or en) and print each\n"
+	      "                   caption cue, the recent ones first, as one line on\n"
+	      "                   standard output (see below); with neither --wav nor\n"
+	      "                   --play the channel is still followed, for its clock\n"
 	      "  --quiet          no progress messages: only errors, losses and the summary\n"
 	      "  --help           show this help and exit\n"
 	      "  --version        show the version and exit\n"
@@ -549,14 +684,29 @@ static void usage(FILE *f)
 	      "              room to arrival here, on the room clock (nan: no audio)\n"
 	      "    seconds   time spent listening\n"
 	      "\n"
+	      "With --captions it ends with captions=N caption_lang=LANG (cues printed),\n"
+	      "and comes after one line per caption cue, as it arrives:\n"
+	      "  caption lang=L seq=N start=MS end=MS final=0|1 text=TEXT\n"
+	      "    seq       per language, +1 per cue (updates of a partial cue included)\n"
+	      "    start/end the cue's media times on the room clock, in ms (the clock of\n"
+	      "              the audio packets' media_time)\n"
+	      "    final     0 for a partial cue that later cues with the same id update\n"
+	      "    text      the rest of the line: the caption as sent, with backslash,\n"
+	      "              control characters and line breaks escaped (\\\\, \\n, \\r,\n"
+	      "              \\t, \\xHH; \\uHHHH for C1 controls, U+2028..U+202E and\n"
+	      "              U+2066..U+2069); HTML stays as it is (it is text)\n"
+	      "\n"
 	      "Ctrl-C (SIGINT) or SIGTERM ends the run early; the summary still follows.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  " PROG " --channel es --play\n"
 	      "  " PROG " --url ws://192.0.2.10:8080/ws --seconds 60 --wav floor.wav\n"
+	      "  " PROG " --captions en --seconds 3600 > captions-en.txt\n"
 	      "\n"
-	      "Exit status: 0 if audio arrived; 1 if none did, or the connection, file or\n"
-	      "device failed; 2 on bad usage or a channel the relay does not have.\n",
+	      "Exit status: 0 if audio arrived (with --captions and neither --wav nor\n"
+	      "--play: if the relay accepted the caption language); 1 if none did, or the\n"
+	      "connection, file or device failed, or the relay has no captions; 2 on bad\n"
+	      "usage, a channel the relay does not have or a caption language it refuses.\n",
 	      f);
 }
 
@@ -583,16 +733,42 @@ static bool valid_channel(const char *name)
 	return n > 0 && n < NAME_LEN;
 }
 
+/* A language tag: a letter, then letters, digits and '-', at most LANG_LEN - 1. */
+static bool valid_lang(const char *tag)
+{
+	size_t n = strlen(tag);
+
+	if (!n || n >= LANG_LEN || !((tag[0] | 0x20) >= 'a' && (tag[0] | 0x20) <= 'z'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)(tag[i] | 0x20);
+
+		if (!((c >= 'a' && c <= 'z') || (tag[i] >= '0' && tag[i] <= '9') || tag[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_URL = 256, OPT_CHANNEL, OPT_SECONDS, OPT_WAV, OPT_PLAY, OPT_QUIET, OPT_VERSION };
+	enum {
+		OPT_URL = 256,
+		OPT_CHANNEL,
+		OPT_SECONDS,
+		OPT_WAV,
+		OPT_PLAY,
+		OPT_CAPTIONS,
+		OPT_QUIET,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, OPT_URL},
 	    {"channel", required_argument, NULL, OPT_CHANNEL},
 	    {"seconds", required_argument, NULL, OPT_SECONDS},
 	    {"wav", required_argument, NULL, OPT_WAV},
 	    {"play", optional_argument, NULL, OPT_PLAY},
+	    {"captions", required_argument, NULL, OPT_CAPTIONS},
 	    {"quiet", no_argument, NULL, OPT_QUIET},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -637,6 +813,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->device = optarg && *optarg ? optarg : NULL;
 			if (!optarg && optind < argc && argv[optind][0] != '-')
 				o->device = argv[optind++];
+			break;
+		case OPT_CAPTIONS:
+			if (!valid_lang(optarg))
+				return bad_usage("bad --captions '%s': a language tag such as es, "
+				                 "en or pt-BR (letters, digits and '-')",
+				                 optarg);
+			o->captions = optarg;
 			break;
 		case OPT_QUIET:
 			o->quiet = true;
@@ -687,6 +870,16 @@ static void run(struct listen *l)
 	}
 }
 
+/* What the run was for arrived: audio, or with captions alone the caption choice. */
+static bool listened(const struct listen *l)
+{
+	if (l->opt.captions && !l->opt.wav && !l->opt.play)
+		return l->captions_on;
+	if (l->opt.captions && !l->captions_on)
+		return false;
+	return l->stats.packets > 0;
+}
+
 static void report(struct listen *l)
 {
 	static const struct pcl_counters none;
@@ -709,13 +902,22 @@ static void report(struct listen *l)
 		     l->concealed * 1000.0 / PUENTE_SAMPLE_RATE, (unsigned long long)l->jumps,
 		     (unsigned long long)l->decode_errs, (unsigned long long)k->bad_audio,
 		     (unsigned long long)k->bad_json, (unsigned long long)l->foreign, play);
+	if (l->bad_cues)
+		warn("%llu caption message(s) without a text were not printed",
+		     (unsigned long long)l->bad_cues);
 	if (!l->stats.packets && !l->fatal)
 		warn("no audio arrived on channel '%s'", l->opt.channel);
+	if (l->opt.captions && !l->captions_on && !l->fatal)
+		warn("the relay did not answer the choice of captions in '%s'", l->opt.captions);
 	printf("packets=%llu gaps=%llu discont=%llu delay_ms_p50=%.1f delay_ms_p99=%.1f "
-	       "seconds=%.1f channel=%s\n",
+	       "seconds=%.1f channel=%s",
 	       (unsigned long long)l->stats.packets, (unsigned long long)l->stats.gaps,
 	       (unsigned long long)l->stats.discont, pcl_stats_delay_ms(&l->stats, 50),
 	       pcl_stats_delay_ms(&l->stats, 99), l->elapsed, l->opt.channel);
+	if (l->opt.captions)
+		printf(" captions=%llu caption_lang=%s", (unsigned long long)l->captions,
+		       l->opt.captions);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -768,7 +970,7 @@ int main(int argc, char **argv)
 		fail(&l, 1, "cannot finish %s", l.opt.wav);
 	/* Every run past the command line reports, so scripts always get a line. */
 	report(&l);
-	status = l.fatal ? l.fatal : l.stats.packets ? 0 : 1;
+	status = l.fatal ? l.fatal : listened(&l) ? 0 : 1;
 	g_exit_status = status;
 	play_close(&l);
 	pcl_destroy(l.cl);
