@@ -2,12 +2,16 @@
 #include "fake_host.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FAKE_FRAME 960 /* 20 ms at 48 kHz */
+
+/* The log may be called from a plugin's threads. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct fake_host *fake_of(void *ctx)
 {
@@ -36,14 +40,38 @@ static void *grow(void *array, size_t *cap, size_t n, size_t size)
 static void fake_log(void *ctx, enum puente_log_level level, const char *fmt, ...)
 {
 	struct fake_host *f = fake_of(ctx);
+	size_t n;
+	char *all;
 	va_list ap;
 
+	pthread_mutex_lock(&log_lock);
 	va_start(ap, fmt);
 	vsnprintf(f->last_log, sizeof(f->last_log), fmt, ap);
 	va_end(ap);
 	if (level == PUENTE_LOG_ERROR)
 		f->n_log_errors++;
 	fprintf(stderr, "[fake host] plugin %s: %s\n", f->plugin->name, f->last_log);
+	n = strlen(f->last_log);
+	all = realloc(f->log_text, f->log_len + n + 2);
+	if (!all)
+		abort();
+	memcpy(all + f->log_len, f->last_log, n);
+	f->log_len += n;
+	all[f->log_len++] = '\n';
+	all[f->log_len] = 0;
+	f->log_text = all;
+	pthread_mutex_unlock(&log_lock);
+}
+
+size_t fake_log_count(struct fake_host *f, const char *s)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&log_lock);
+	for (const char *p = f->log_text; p && *s && (p = strstr(p, s)); p++)
+		n++;
+	pthread_mutex_unlock(&log_lock);
+	return n;
 }
 
 static void record(struct fake_host *f, puente_client_id to, int role, const json_t *msg)
@@ -142,6 +170,68 @@ static int fake_client_role(void *ctx, puente_client_id client)
 	return c ? (int)c->role : -ENOENT;
 }
 
+/* The relay's checks: init only, under /<plugin name>/, a bounded table. */
+static int fake_http_route(void *ctx, const char *path, puente_http_fn fn)
+{
+	struct fake_host *f = fake_of(ctx);
+	size_t n = strlen(f->plugin->name);
+
+	if (!f->in_init)
+		return -EPERM;
+	if (!path || !fn || path[0] != '/' || strncmp(path + 1, f->plugin->name, n) ||
+	    (path[n + 1] != '/' && path[n + 1] != 0) || strlen(path) >= sizeof(f->routes[0].path))
+		return -EINVAL;
+	if (f->n_routes == FAKE_MAX_ROUTES)
+		return -ENOSPC;
+	snprintf(f->routes[f->n_routes].path, sizeof(f->routes[0].path), "%s", path);
+	f->routes[f->n_routes++].fn = fn;
+	return 0;
+}
+
+static int fake_timer_every(void *ctx, uint32_t ms)
+{
+	struct fake_host *f = fake_of(ctx);
+
+	if (!f->in_init)
+		return -EPERM;
+	if (ms < 10)
+		return -EINVAL;
+	f->tick_ms = ms;
+	return 0;
+}
+
+int fake_http(struct fake_host *f, const char *method, const char *path, const char *query,
+              const char *content_type, const void *body, size_t body_len,
+              struct puente_http_response *res)
+{
+	const struct fake_route *best = NULL;
+	size_t best_len = 0;
+	struct puente_http_request req = {
+	    .method = method,
+	    .path = path,
+	    .query = query ? query : "",
+	    .content_type = content_type ? content_type : "",
+	    .body = body,
+	    .body_len = body_len,
+	};
+
+	for (int i = 0; i < f->n_routes; i++) {
+		size_t n = strlen(f->routes[i].path);
+
+		if (!strncmp(path, f->routes[i].path, n) && (path[n] == 0 || path[n] == '/') &&
+		    n > best_len) {
+			best = &f->routes[i];
+			best_len = n;
+		}
+	}
+	*res = (struct puente_http_response){.status = 500};
+	snprintf(res->content_type, sizeof(res->content_type), "text/plain; charset=utf-8");
+	if (!best)
+		return -ENOENT;
+	best->fn(f->state, &req, res);
+	return 0;
+}
+
 static const char *fake_config_get(void *ctx, const char *key, const char *fallback)
 {
 	struct fake_host *f = fake_of(ctx);
@@ -174,6 +264,8 @@ void fake_host_init(struct fake_host *f, const struct puente_plugin *plugin)
 	            .subscription = fake_subscription,
 	            .client_role = fake_client_role,
 	            .config_get = fake_config_get,
+	            .http_route = fake_http_route,
+	            .timer_every = fake_timer_every,
 	        },
 	    .plugin = plugin,
 	    .now = 10 * PUENTE_SAMPLE_RATE,
@@ -204,8 +296,11 @@ void fake_host_config(struct fake_host *f, const char *key, const char *value)
 
 int fake_host_start(struct fake_host *f)
 {
-	int rc = f->plugin->init(&f->host, &f->state);
+	int rc;
 
+	f->in_init = true;
+	rc = f->plugin->init(&f->host, &f->state);
+	f->in_init = false;
 	f->started = rc == 0;
 	return rc;
 }
@@ -225,6 +320,9 @@ void fake_host_fini(struct fake_host *f)
 	fake_clear(f);
 	free(f->sent);
 	free(f->packets);
+	free(f->log_text);
+	f->log_text = NULL;
+	f->log_len = 0;
 }
 
 void fake_connect(struct fake_host *f, puente_client_id id, enum puente_role role)
@@ -232,7 +330,8 @@ void fake_connect(struct fake_host *f, puente_client_id id, enum puente_role rol
 	if (f->n_clients == FAKE_MAX_CLIENTS)
 		abort();
 	f->clients[f->n_clients++] = (struct fake_client){.id = id, .role = role, .channel = -1};
-	f->plugin->client_join(f->state, id, role);
+	if (f->plugin->client_join) /* optional events */
+		f->plugin->client_join(f->state, id, role);
 }
 
 void fake_disconnect(struct fake_host *f, puente_client_id id)
@@ -242,7 +341,8 @@ void fake_disconnect(struct fake_host *f, puente_client_id id)
 	if (!c)
 		return;
 	*c = f->clients[--f->n_clients];
-	f->plugin->client_leave(f->state, id);
+	if (f->plugin->client_leave)
+		f->plugin->client_leave(f->state, id);
 }
 
 int fake_message(struct fake_host *f, puente_client_id from, const char *verb, const char *fmt, ...)

@@ -17,6 +17,7 @@
 
 #define FAKE_MAX_CONFIG  16
 #define FAKE_MAX_CLIENTS 64
+#define FAKE_MAX_ROUTES  8
 
 /* A packet as the plugin published it, with the seq the relay gave it. */
 struct fake_packet {
@@ -42,6 +43,12 @@ struct fake_client {
 	size_t subscribes; /* how many times the plugin moved it */
 };
 
+/* An HTTP route the plugin registered in init. */
+struct fake_route {
+	char path[128];
+	puente_http_fn fn;
+};
+
 struct fake_host {
 	struct puente_host host; /* ctx points back at this struct */
 	const struct puente_plugin *plugin;
@@ -63,6 +70,18 @@ struct fake_host {
 	size_t n_sent, cap_sent;
 	int n_log_errors;
 	char last_log[512];
+
+	/* Set while the plugin's init runs: the init-only services say -EPERM otherwise. */
+	bool in_init;
+	struct fake_route routes[FAKE_MAX_ROUTES];
+	int n_routes;
+	uint32_t tick_ms; /* what the plugin asked of timer_every; 0 none */
+	/*
+	 * Every log line, each ending in '\n' (a plugin may log from its own
+	 * threads: the log is the fake's only thread-safe service).
+	 */
+	char *log_text;
+	size_t log_len;
 };
 
 /* A room of floor, es, en; clock at 10 s; the plugin from its entry symbol (not started). */
@@ -84,6 +103,17 @@ int fake_message(struct fake_host *f, puente_client_id from, const char *verb, c
                  ...);
 /* The clock moves 20 ms, then a 20 ms packet tagged with tag arrives from a client. */
 int fake_audio(struct fake_host *f, puente_client_id from, unsigned char tag);
+
+/*
+ * Serves an HTTP request as the relay would: the longest registered route
+ * that path starts with (followed by '/' or its end). Returns -ENOENT when no
+ * route matches, else 0 with the plugin's answer in res (free res->body).
+ */
+int fake_http(struct fake_host *f, const char *method, const char *path, const char *query,
+              const char *content_type, const void *body, size_t body_len,
+              struct puente_http_response *res);
+/* How many times s occurs in the log so far. */
+size_t fake_log_count(struct fake_host *f, const char *s);
 
 /* What the recordings say. */
 int fake_hears(const struct fake_host *f, puente_client_id id);
