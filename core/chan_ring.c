@@ -73,11 +73,14 @@ static void cursor_skip(struct puente__cursor *c, uint64_t next)
 	}
 }
 
-void puente__cursor_start(const struct puente__chan_ring *r, struct puente__cursor *c)
+void puente__cursor_start(const struct puente__chan_ring *r, struct puente__cursor *c,
+                          uint32_t behind)
 {
 	uint64_t next = atomic_load_explicit(&r->next, memory_order_acquire);
 
-	c->pos = next > PUENTE_RING_MARGIN ? next - PUENTE_RING_MARGIN : 0;
+	if (behind > PUENTE_RING_MARGIN)
+		behind = PUENTE_RING_MARGIN;
+	c->pos = next > behind ? next - behind : 0;
 	c->discont = true;
 }
 

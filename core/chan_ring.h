@@ -57,8 +57,13 @@ void puente__chan_ring_fini(struct puente__chan_ring *r);
 int64_t puente__chan_publish(struct puente__chan_ring *r, uint8_t flags, uint64_t media_time,
                              const unsigned char *opus, size_t len);
 
-/* Reader: place the cursor at the live edge minus the margin; first packet flagged DISCONT. */
-void puente__cursor_start(const struct puente__chan_ring *r, struct puente__cursor *c);
+/*
+ * Reader: place the cursor `behind` packets before the live edge (at most
+ * PUENTE_RING_MARGIN: a new listener's jitter cushion; 0: from the next
+ * packet on). The first packet it gets is flagged DISCONT.
+ */
+void puente__cursor_start(const struct puente__chan_ring *r, struct puente__cursor *c,
+                          uint32_t behind);
 
 /*
  * Reader. Copies the next frame (header + Opus) into dst and returns its

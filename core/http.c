@@ -115,10 +115,13 @@ static int start(struct puente__server *srv, struct lws *wsi, struct puente__htt
 		snprintf(h->query + used, sizeof(h->query) - used, "%s%s", used ? "&" : "", frag);
 	}
 	lws_hdr_copy(wsi, h->content_type, sizeof(h->content_type), WSI_TOKEN_HTTP_CONTENT_TYPE);
-	if (!h->post)
+	h->body = h->post ? malloc(PUENTE_MAX_HTTP_BODY) : NULL;
+	if (h->post && !h->body)
+		return -1;
+	/* A POST without a length has no body callbacks to wait for. */
+	if (!h->post || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
 		return call_plugin(wsi, h);
-	h->body = malloc(PUENTE_MAX_HTTP_BODY);
-	return h->body ? 0 : -1;
+	return 0;
 }
 
 int puente__http_callback(struct puente__server *srv, struct lws *wsi,

@@ -22,7 +22,7 @@ static void *playback_thread(void *arg)
 	float pcm[5760];
 	const struct timespec poll = {0, 5000000};
 
-	puente__cursor_start(ring, &cur);
+	puente__cursor_start(ring, &cur, 0);
 	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
 		size_t len = puente__chan_read(ring, &cur, frame, sizeof(frame));
 

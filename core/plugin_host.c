@@ -88,7 +88,7 @@ static int host_reader_open(void *ctx, int channel, struct puente_reader **out)
 	if (!r)
 		return -ENOMEM;
 	r->ring = &room->rings[channel];
-	puente__cursor_start(r->ring, &r->cur);
+	puente__cursor_start(r->ring, &r->cur, 0);
 	*out = r;
 	return 0;
 }

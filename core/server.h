@@ -56,7 +56,7 @@ struct puente__server {
 
 /* Creates the context and starts listening. 0 or -errno (logged). */
 int puente__server_init(struct puente__server *s, struct puente__room *room,
-			const struct puente__config *cfg, struct puente__plugins *plugins);
+                        const struct puente__config *cfg, struct puente__plugins *plugins);
 
 /* Serves until a stop is requested and every client has taken its close (or drain_ms passed). */
 void puente__server_run(struct puente__server *s);

@@ -27,8 +27,14 @@
 
 #define TXQ           32 /* queued control messages per client */
 #define CLOCK_EVERY_S 5
-#define BUCKET_BURST  20.0 /* control messages a client may send at once */
-#define BUCKET_RATE   5.0  /* ... and per second after that */
+/*
+ * Control messages a client may send at once, and per second after that.
+ * Captioners (and speech engines) send a partial line several times a second.
+ */
+#define BUCKET_BURST           20.0
+#define BUCKET_RATE            5.0
+#define BUCKET_BURST_CAPTIONER 100.0
+#define BUCKET_RATE_CAPTIONER  30.0
 
 struct txmsg {
 	unsigned char *buf; /* LWS_PRE headroom, then the text */
@@ -187,11 +193,14 @@ static void close_with(struct puente__session *s, uint16_t code, const char *rea
 /* Token bucket on control messages, on the monotonic clock. */
 static bool rate_ok(struct puente__session *s)
 {
+	bool captioner = s->role == PUENTE_ROLE_CAPTIONER;
+	double burst = captioner ? BUCKET_BURST_CAPTIONER : BUCKET_BURST;
+	double rate = captioner ? BUCKET_RATE_CAPTIONER : BUCKET_RATE;
 	uint64_t now = puente__now_mono_ns();
 
-	s->tokens += (double)(now - s->tokens_ns) / 1e9 * BUCKET_RATE;
-	if (s->tokens > BUCKET_BURST)
-		s->tokens = BUCKET_BURST;
+	s->tokens += (double)(now - s->tokens_ns) / 1e9 * rate;
+	if (s->tokens > burst)
+		s->tokens = burst;
 	s->tokens_ns = now;
 	if (s->tokens < 1.0)
 		return false;
@@ -209,8 +218,10 @@ static void set_channel(struct puente__session *s, int ch)
 		send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
 		return;
 	}
+	/* A first subscription gets a cushion of recent packets; a switch starts at the next one.
+	 */
+	puente__cursor_start(&room->rings[ch], &s->cur, s->channel < 0 ? PUENTE_RING_MARGIN : 0);
 	s->channel = ch;
-	puente__cursor_start(&room->rings[ch], &s->cur);
 	s->last_write_ns = puente__now_mono_ns();
 	send_new(s, json_pack("{s:s, s:s, s:i, s:o}", "type", "core.subscribed", "channel",
 	                      s->srv->cfg->channels[ch].name, "id", ch, "clock", clock_json(room)));

@@ -9,10 +9,16 @@
 // hears what it hears, and the floor can be mixed quietly under an
 // interpretation through a second connection.
 //
+// With the captions plugin (detected by its answer to captions.choose) the
+// page shows captions in a language chosen apart from the audio, each cue
+// held until the audio heard reaches its start; a second language side by
+// side comes through a second connection (one choice per connection).
+//
 // Everything the relay sends is data: it reaches the DOM only through
 // textContent or attribute values, never as markup.
 
 import { initialLanguage, language, languageName, readStorage, setLanguage, t, writeStorage } from './i18n.js';
+import { CaptionView, roomCaptionLanguages, sameLanguage } from './lib/captions.js';
 import { Link } from './lib/link.js';
 import { makeAnalyser, rmsOf, showLevel } from './lib/meter.js';
 import { HAVE_WEBCODECS, OpusStream, decoderSupported, loadPlayer } from './lib/stream.js';
@@ -77,6 +83,24 @@ const under = {
   analyser: null,
 };
 
+// Captions: the chosen language on the main connection, a second language
+// side by side on a connection of its own.
+const capt = {
+  available: null, // the relay runs the captions plugin: null until it says
+  probeTimer: 0,
+  langs: [], // the room's caption languages (its channels' languages)
+  wanted: null, // the language the listener chose (stored), null for none
+  wanted2: null, // the second language chosen (stored), null for none
+  lang: null, // the caption language asked for: wanted, if the room has it
+  lang2: null, // the second language shown: wanted2, if the room has it
+  view1: null,
+  view2: null,
+  link2: null,
+  err: null, // {code, message} of the latest refusal
+  retry1: 0, // timers: a rate-limited choice sent again
+  retry2: 0,
+};
+
 let alertMsg = null; // {key, params}: kept so a language switch re-renders it
 
 // ---- connection -----------------------------------------------------------
@@ -129,7 +153,16 @@ function onControl(msg) {
       setState(stateNow());
       break;
     case 'core.error':
-      showAlert('err_relay', { code: String(msg.code), message: String(msg.message ?? '') });
+      if (typeof msg.ref === 'string' && msg.ref.startsWith('captions.')) onCaptionError(msg);
+      else showAlert('err_relay', { code: String(msg.code), message: String(msg.message ?? '') });
+      break;
+    case 'captions.history':
+      captionsAvailable();
+      capt.view1.history(msg);
+      break;
+    case 'captions.cue':
+      captionsAvailable();
+      capt.view1.push(msg);
       break;
     case 'interpretation.state':
       onInterpretationState(msg);
@@ -150,6 +183,7 @@ function onWelcome(msg) {
   renderRoom();
   setState(stateNow());
   if (player.wanted) subscribe();
+  captionsWelcome();
 }
 
 // The plugin says hello with its state: from now on choices go through it.
@@ -405,6 +439,204 @@ function closeUnderneath() {
   stats.underneath.channel = null;
 }
 
+// ---- captions ---------------------------------------------------------------
+
+// The media time (room clock, 48 kHz) of the audio the listener hears now,
+// or null when no audio plays: then captions show as they come. The room
+// clock's anchor gives the capture time of any media time; the audio heard
+// was captured the whole delay ago (network, jitter buffer, output). The
+// offset between our clock and the relay's cancels out: it is in the
+// network delay too.
+function playbackPosition() {
+  const a = player.anchor;
+  const s = player.stream ? player.stream.stats : null;
+  const ctx = player.ctx;
+  if (!player.wanted || !player.subscribed || !a || !s || player.netDelayMs === null || !ctx || ctx.state !== 'running') {
+    return null;
+  }
+  const out = (ctx.outputLatency || ctx.baseLatency || 0) * 1000;
+  const delayMs = player.netDelayMs + s.fillMs + out;
+  return a.media_time + ((Date.now() * 1000 - a.unix_us - delayMs * 1000) * SAMPLE_RATE) / 1e6;
+}
+
+function captionsAvailable() {
+  clearTimeout(capt.probeTimer);
+  if (capt.available === true) return;
+  capt.available = true;
+  $('captions-panel').hidden = false;
+  renderCaptions();
+}
+
+// Every connection tells the relay what captions it wants (none included):
+// the plugin answers captions.history, a relay without it unknown_type.
+function captionsWelcome() {
+  capt.langs = roomCaptionLanguages(conn.welcome);
+  renderCaptionPickers();
+  conn.link.send({ type: 'captions.choose', lang: capt.lang });
+  updateSecond();
+  clearTimeout(capt.probeTimer);
+  if (capt.available === null) capt.probeTimer = setTimeout(captionsAvailable, 3000);
+}
+
+// A refusal of captions.* on the main connection or, with second set, on
+// the second one.
+function onCaptionError(msg, second = false) {
+  const code = String(msg.code ?? '');
+  if (code === 'unknown_type' && msg.ref === 'captions.choose') {
+    clearTimeout(capt.probeTimer);
+    capt.available = false;
+    $('captions-panel').hidden = true;
+    closeSecond();
+    return;
+  }
+  if (code === 'rate_limited' && msg.ref === 'captions.choose') {
+    // Arrowing fast through the picker: the last choice must still count.
+    clearTimeout(second ? capt.retry2 : capt.retry1);
+    const retry = () => {
+      if (second && capt.link2) capt.link2.send({ type: 'captions.choose', lang: capt.lang2 });
+      else if (!second) conn.link.send({ type: 'captions.choose', lang: capt.lang });
+    };
+    if (second) capt.retry2 = setTimeout(retry, 1000);
+    else capt.retry1 = setTimeout(retry, 1000);
+    return;
+  }
+  capt.err = { code, message: String(msg.message ?? '') };
+  renderCaptions();
+}
+
+function chooseCaptions(lang) {
+  capt.wanted = lang || null;
+  capt.err = null;
+  writeStorage('puente.captions', capt.wanted || '');
+  // The second language is another one.
+  if (capt.wanted2 && sameLanguage(capt.wanted2, capt.wanted)) {
+    capt.wanted2 = null;
+    writeStorage('puente.captions2', '');
+  }
+  renderCaptionPickers();
+  conn.link.send({ type: 'captions.choose', lang: capt.lang });
+  updateSecond();
+  renderCaptions();
+}
+
+function chooseSecond(lang) {
+  capt.wanted2 = lang || null;
+  capt.err = null;
+  writeStorage('puente.captions2', capt.wanted2 || '');
+  renderCaptionPickers();
+  updateSecond();
+  renderCaptions();
+}
+
+// Opens, retunes or closes the second connection to match capt.lang2.
+function updateSecond() {
+  const want = capt.available !== false && capt.lang && capt.lang2 ? capt.lang2 : null;
+  if (capt.view2.lang !== want) capt.view2.setLang(want);
+  if (!want) {
+    closeSecond();
+    return;
+  }
+  if (capt.link2) {
+    capt.link2.send({ type: 'captions.choose', lang: want });
+    return;
+  }
+  const link = new Link({
+    onOpen: () => link.send({ type: 'core.hello', role: 'listener', agent: 'puente-web-captions' }),
+    onControl: (msg) => {
+      if (msg.type === 'core.welcome') link.send({ type: 'captions.choose', lang: capt.lang2 });
+      else if (msg.type === 'captions.history') capt.view2.history(msg);
+      else if (msg.type === 'captions.cue') capt.view2.push(msg);
+      else if (msg.type === 'core.error' && typeof msg.ref === 'string' && msg.ref.startsWith('captions.')) onCaptionError(msg, true);
+    },
+  });
+  capt.link2 = link;
+  link.start();
+}
+
+function closeSecond() {
+  if (!capt.link2) return;
+  capt.link2.stop();
+  capt.link2 = null;
+}
+
+// The pickers list the room's caption languages, named in the page's
+// language. What is asked for is what was chosen, if the room has it; a
+// select is refilled only when its options change (a refill under the
+// keyboard would lose the user's place).
+function renderCaptionPickers() {
+  const pick = (want) => capt.langs.find((l) => sameLanguage(l, want)) || null;
+  capt.lang = pick(capt.wanted);
+  capt.lang2 = capt.lang ? pick(capt.wanted2) : null;
+  if (capt.lang2 && sameLanguage(capt.lang2, capt.lang)) capt.lang2 = null;
+  fillSelect($('caption-lang'), capt.langs, capt.lang);
+  fillSelect($('caption-lang2'), capt.langs.filter((l) => !sameLanguage(l, capt.lang)), capt.lang2);
+  $('caption-lang2').disabled = !capt.lang;
+  if (capt.view1.lang !== capt.lang) capt.view1.setLang(capt.lang);
+}
+
+function fillSelect(select, langs, chosen) {
+  const key = JSON.stringify([language(), langs]);
+  if (select.dataset.options !== key) {
+    select.dataset.options = key;
+    while (select.options.length > 1) select.remove(1);
+    for (const tag of langs) {
+      const o = document.createElement('option');
+      o.value = tag;
+      o.textContent = languageName(tag);
+      select.append(o);
+    }
+  }
+  if (select.value !== (chosen || '')) select.value = chosen || '';
+}
+
+function renderCaptions() {
+  for (const [view, id] of [
+    [capt.view1, 'caption-head-1'],
+    [capt.view2, 'caption-head-2'],
+  ]) {
+    $(id).textContent = view.lang ? t('caption_head', { language: languageName(view.lang) }) : '';
+  }
+  let text;
+  if (capt.err) text = t('captions_err', capt.err);
+  else if (!capt.lang) text = t('captions_off');
+  else if (capt.view2.lang) text = t('captions_on_two', { language: languageName(capt.lang), second: languageName(capt.view2.lang) });
+  else text = t('captions_on', { language: languageName(capt.lang) });
+  const note = $('captions-note');
+  if (note.textContent !== text) note.textContent = text;
+  $('caption-views').classList.toggle('two', Boolean(capt.view2.lang));
+}
+
+function initCaptions() {
+  const views = [1, 2].map(
+    (n) =>
+      new CaptionView(
+        {
+          view: $(`caption-view-${n}`),
+          list: $(`caption-list-${n}`),
+          partial: $(`caption-partial-${n}`),
+        },
+        playbackPosition,
+      ),
+  );
+  [capt.view1, capt.view2] = views;
+  // Read by the browser tests: {lang, cues, shown, partial, held} of the
+  // chosen language, the same of the second under .second.
+  window.puenteCaptions = capt.view1.record;
+  Object.defineProperty(capt.view1.record, 'second', { value: capt.view2.record, enumerable: true });
+  Object.defineProperty(capt.view1.record, 'available', { get: () => capt.available, enumerable: true });
+  capt.wanted = readStorage('puente.captions') || null;
+  capt.wanted2 = readStorage('puente.captions2') || null;
+  const large = readStorage('puente.captions.large') === '1';
+  $('caption-large').checked = large;
+  $('caption-views').classList.toggle('large', large);
+  $('caption-lang').addEventListener('change', (e) => chooseCaptions(e.target.value));
+  $('caption-lang2').addEventListener('change', (e) => chooseSecond(e.target.value));
+  $('caption-large').addEventListener('change', (e) => {
+    $('caption-views').classList.toggle('large', e.target.checked);
+    writeStorage('puente.captions.large', e.target.checked ? '1' : '0');
+  });
+}
+
 // ---- state and rendering --------------------------------------------------
 
 function stateNow() {
@@ -607,6 +839,10 @@ function renderLanguage() {
   renderReason();
   updateUnderneath();
   if (alertMsg) $('alert').textContent = t(alertMsg.key, alertMsg.params);
+  if (capt.view1) {
+    renderCaptionPickers();
+    renderCaptions();
+  }
 }
 
 // ---- wiring ---------------------------------------------------------------
@@ -620,6 +856,7 @@ function restoreRange(id, key) {
 function init() {
   restoreRange('volume', 'puente.volume');
   restoreRange('underneath', 'puente.underneath');
+  initCaptions();
   setLanguage(initialLanguage(), false);
   renderLanguage();
   for (const btn of document.querySelectorAll('button.lang')) {

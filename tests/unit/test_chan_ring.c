@@ -53,7 +53,7 @@ static void test_start_at_margin_with_discont(void **state)
 	(void)state;
 	puente__chan_ring_init(&r, 3, 16);
 	publish_n(&r, 0, 10);
-	puente__cursor_start(&r, &c);
+	puente__cursor_start(&r, &c, PUENTE_RING_MARGIN);
 	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), PUENTE_HEADER_LEN + 8);
 	assert_int_equal(puente_header_parse(f, PUENTE_HEADER_LEN + 8, &h), 0);
 	assert_int_equal(h.seq, 10 - PUENTE_RING_MARGIN);
@@ -70,6 +70,15 @@ static void test_start_at_margin_with_discont(void **state)
 	}
 	assert_false(puente__chan_pending(&r, &c));
 	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), 0);
+
+	/* Starting at the live edge: nothing old, the next packet flagged. */
+	puente__cursor_start(&r, &c, 0);
+	assert_false(puente__chan_pending(&r, &c));
+	publish_n(&r, 10, 1);
+	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), PUENTE_HEADER_LEN + 8);
+	puente_header_parse(f, PUENTE_HEADER_LEN + 8, &h);
+	assert_int_equal(h.seq, 10);
+	assert_true(h.flags & PUENTE_FLAG_DISCONT);
 	puente__chan_ring_fini(&r);
 }
 
@@ -82,7 +91,7 @@ static void test_lapped_reader_skips_and_counts(void **state)
 
 	(void)state;
 	puente__chan_ring_init(&r, 0, 16);
-	puente__cursor_start(&r, &c); /* at 0: empty ring */
+	puente__cursor_start(&r, &c, PUENTE_RING_MARGIN); /* at 0: empty ring */
 	publish_n(&r, 0, 100);
 	assert_true(puente__chan_read(&r, &c, f, sizeof(f)) > 0);
 	puente_header_parse(f, PUENTE_HEADER_LEN + 8, &h);
@@ -104,7 +113,7 @@ static void test_reader_within_ring_loses_nothing(void **state)
 
 	(void)state;
 	puente__chan_ring_init(&r, 0, 16);
-	puente__cursor_start(&r, &c);
+	puente__cursor_start(&r, &c, PUENTE_RING_MARGIN);
 	c.discont = false;
 	for (int round = 0; round < 50; round++) {
 		/* Up to slots - guard behind is still safe. */
