@@ -963,6 +963,10 @@ int main(int argc, char **argv)
 		l.cl = pcl_create(l.opt.url, &cb, &l, &err);
 		if (!l.cl)
 			fail(&l, 1, "cannot start a client for %s: %s", l.opt.url, strerror(-err));
+		/* Caption messages (a full history) can be larger than the relay's own limit. */
+		else if (l.opt.captions &&
+		         (err = pcl_set_text_max(l.cl, PCL_CAPTIONS_TEXT_MAX)) < 0)
+			fail(&l, 1, "cannot make room for captions: %s", strerror(-err));
 	}
 	if (l.cl)
 		run(&l);

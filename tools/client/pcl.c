@@ -53,6 +53,8 @@ struct pcl_client {
 	/* One message being reassembled from fragments. */
 	unsigned char *rx;
 	size_t rx_len;
+	size_t rx_cap;   /* bytes in rx, besides the NUL */
+	size_t text_max; /* largest text message accepted */
 	bool rx_binary;
 
 	struct pcl_msg *tx_head, *tx_tail;
@@ -201,8 +203,8 @@ static int pcl_receive(struct pcl_client *c, struct lws *wsi, const void *in, si
 
 	if (c->rx_len == 0)
 		c->rx_binary = lws_frame_is_binary(wsi);
-	cap = c->rx_binary ? PUENTE_MAX_FRAME : PUENTE_MAX_MESSAGE;
-	if (len > cap - c->rx_len) {
+	cap = c->rx_binary ? PUENTE_MAX_FRAME : c->text_max;
+	if (c->rx_len > cap || len > cap - c->rx_len) {
 		static const char why[] = "message too big";
 
 		c->local_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
@@ -356,6 +358,8 @@ struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, v
 	c->rx = malloc(PCL_RX_CAP + 1);
 	if (!c->rx)
 		goto fail_free;
+	c->rx_cap = PCL_RX_CAP;
+	c->text_max = PUENTE_MAX_MESSAGE;
 	if (cb)
 		c->cb = *cb;
 	c->user = user;
@@ -410,6 +414,23 @@ fail:
 	if (err)
 		*err = e;
 	return NULL;
+}
+
+int pcl_set_text_max(struct pcl_client *c, size_t max)
+{
+	if (max < PUENTE_MAX_MESSAGE || max > PCL_TEXT_MAX_LIMIT)
+		return -EINVAL;
+	if (max > c->rx_cap) {
+		unsigned char *rx = realloc(c->rx, max + 1);
+
+		if (!rx)
+			return -ENOMEM;
+		c->rx = rx;
+		c->rx_cap = max;
+	}
+	/* A smaller limit keeps the larger buffer: a message may be half in it. */
+	c->text_max = max;
+	return 0;
 }
 
 void pcl_destroy(struct pcl_client *c)

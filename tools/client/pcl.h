@@ -39,6 +39,15 @@
  * own PCL_TX_QUEUE_MAX room so a backlog of audio never blocks them.
  */
 #define PCL_TX_AUDIO_MAX 25
+/*
+ * Largest text message a client accepts after pcl_set_text_max(); beyond
+ * the limit in force it closes with 1009. The default is PUENTE_MAX_MESSAGE,
+ * the relay's own limit; caption messages can be larger (README, "Caption
+ * messages": a full history is up to ~70 KB), so a client that chooses
+ * captions raises it to PCL_CAPTIONS_TEXT_MAX.
+ */
+#define PCL_TEXT_MAX_LIMIT    (16u << 20)
+#define PCL_CAPTIONS_TEXT_MAX (256u << 10)
 /* Longest Opus packet in samples at 48 kHz (120 ms, RFC 6716). */
 #define PCL_MAX_PACKET_SAMPLES 5760
 
@@ -103,6 +112,13 @@ struct pcl_client;
  */
 struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, void *user,
                               int *err);
+
+/*
+ * Sets the largest text message c accepts (PUENTE_MAX_MESSAGE by default)
+ * to max bytes, PUENTE_MAX_MESSAGE..PCL_TEXT_MAX_LIMIT. Not from inside a
+ * callback. Returns 0, -EINVAL or -ENOMEM.
+ */
+int pcl_set_text_max(struct pcl_client *c, size_t max);
 
 /* Closes the socket without a handshake and frees everything. NULL is fine.
  * Not from inside a callback. */

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the client library's pure parts: URL parsing, text
  * sanitising, the room clock, listener accounting and the SPSC ring (with a
- * two-thread counting run, meant for the sanitizer builds too).
+ * two-thread counting run, meant for the sanitizer builds too), and the
+ * bounds of a client's text limit.
  */
 #include <errno.h>
 #include <math.h>
@@ -216,6 +217,22 @@ static void test_stats_reservoir(void **state)
 	pcl_stats_fini(&s);
 }
 
+/* The text limit: bounded both ways; the client need not be connected. */
+static void test_text_max(void **state)
+{
+	int err = 0;
+	struct pcl_client *c = pcl_create("ws://127.0.0.1:9/ws", NULL, NULL, &err);
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pcl_set_text_max(c, PUENTE_MAX_MESSAGE - 1), -EINVAL);
+	assert_int_equal(pcl_set_text_max(c, PCL_TEXT_MAX_LIMIT + 1), -EINVAL);
+	assert_int_equal(pcl_set_text_max(c, PCL_CAPTIONS_TEXT_MAX), 0);
+	assert_int_equal(pcl_set_text_max(c, PUENTE_MAX_MESSAGE), 0);
+	assert_int_equal(pcl_set_text_max(c, PCL_CAPTIONS_TEXT_MAX), 0);
+	pcl_destroy(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +244,7 @@ int main(void)
 	    cmocka_unit_test(test_stats_sequence),
 	    cmocka_unit_test(test_stats_delay_percentiles),
 	    cmocka_unit_test(test_stats_reservoir),
+	    cmocka_unit_test(test_text_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
