@@ -189,6 +189,45 @@ static int host_client_role(void *ctx, puente_client_id client)
 	return puente__ws_role(p->srv, client);
 }
 
+static int host_clients(void *ctx, struct puente_client_info *out, size_t cap)
+{
+	struct puente__plugins *p = slot_of(ctx)->owner;
+
+	if (!puente__server_on_service_thread(p->srv))
+		return -EPERM;
+	return puente__ws_clients(p->srv, out, cap);
+}
+
+static void host_relay_stats(void *ctx, struct puente_relay_stats *o)
+{
+	struct puente__stats *st = &slot_of(ctx)->owner->room->stats;
+	struct puente__room *room = slot_of(ctx)->owner->room;
+
+#define GET(f) atomic_load_explicit(&st->f, memory_order_relaxed)
+	*o = (struct puente_relay_stats){
+	    .packets_published = GET(packets_published),
+	    .packets_sent = GET(packets_sent),
+	    .packets_dropped = GET(packets_dropped),
+	    .clients_now = GET(clients_now),
+	    .clients_total = GET(clients_total),
+	    .refused_audio = GET(refused_audio),
+	    .refused_too_big = GET(refused_too_big),
+	    .refused_fragments = GET(refused_fragments),
+	    .refused_role = GET(refused_role),
+	    .bad_messages = GET(bad_messages),
+	    .rate_limited = GET(rate_limited),
+	    .text_dropped = GET(text_dropped),
+	    .stalled_closed = GET(stalled_closed),
+	    .audio_received = GET(audio_received),
+	    .audio_dropped = GET(audio_dropped),
+	    .audio_invalid = GET(audio_invalid),
+	    .source_losses = GET(source_losses),
+	    .silence_packets = GET(silence_packets),
+	    .source_lost = atomic_load(&room->source_state) == PUENTE_SOURCE_LOST,
+	};
+#undef GET
+}
+
 static const char *host_config_get(void *ctx, const char *key, const char *fallback)
 {
 	struct puente__plugin_slot *s = slot_of(ctx);
@@ -259,5 +298,7 @@ void puente__plugin_host_init(struct puente__plugin_slot *slot)
 	    .config_get = host_config_get,
 	    .http_route = host_http_route,
 	    .timer_every = host_timer_every,
+	    .relay_stats = host_relay_stats,
+	    .clients = host_clients,
 	};
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <puente/plugin.h>
 
 #include "room.h"
 
@@ -91,5 +92,6 @@ int puente__ws_send_text(struct puente__server *s, uint64_t to, int role, const 
 int puente__ws_subscribe(struct puente__server *s, uint64_t client, int channel);
 int puente__ws_subscription(struct puente__server *s, uint64_t client);
 int puente__ws_role(struct puente__server *s, uint64_t client);
+int puente__ws_clients(struct puente__server *s, struct puente_client_info *out, size_t cap);
 
 #endif

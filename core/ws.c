@@ -57,6 +57,10 @@ struct puente__session {
 	double tokens;
 	uint64_t tokens_ns;
 	uint64_t last_write_ns;
+	uint64_t connected_us;
+	uint64_t sent;    /* audio packets written to this client */
+	uint64_t dropped; /* packets it skipped, over every channel it heard */
+	char address[48];
 	uint16_t close_code;
 	const char *close_reason;
 	bool closing;
@@ -439,13 +443,16 @@ static int on_writeable(struct puente__session *s)
 		uint64_t dropped = s->cur.dropped;
 		size_t len = puente__chan_read(ring, &s->cur, s->out + LWS_PRE, PUENTE_MAX_FRAME);
 
-		if (s->cur.dropped != dropped)
+		if (s->cur.dropped != dropped) {
 			atomic_fetch_add(&room->stats.packets_dropped, s->cur.dropped - dropped);
+			s->dropped += s->cur.dropped - dropped;
+		}
 		if (len) {
 			if (lws_write(s->wsi, s->out + LWS_PRE, len, LWS_WRITE_BINARY) < 0)
 				return -1;
 			atomic_fetch_add_explicit(&room->stats.packets_sent, 1,
 			                          memory_order_relaxed);
+			s->sent++;
 			s->last_write_ns = puente__now_mono_ns();
 		}
 	}
@@ -466,6 +473,11 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	s->channel = -1;
 	s->tokens = BUCKET_BURST;
 	s->tokens_ns = puente__now_mono_ns();
+	s->connected_us = puente__now_unix_us();
+	lws_get_peer_simple(wsi, s->address, sizeof(s->address));
+	/* An IPv4 peer on a dual-stack socket reads better without its mapping prefix. */
+	if (!strncmp(s->address, "::ffff:", 7) && strchr(s->address + 7, '.'))
+		memmove(s->address, s->address + 7, strlen(s->address + 7) + 1);
 	s->next = srv->sessions;
 	s->in_list = true;
 	srv->sessions = s;
@@ -569,6 +581,32 @@ int puente__ws_role(struct puente__server *srv, uint64_t client)
 	struct puente__session *s = find(srv, client);
 
 	return s ? (int)s->role : -ENOENT;
+}
+
+int puente__ws_clients(struct puente__server *srv, struct puente_client_info *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (struct puente__session *s = srv->sessions; s; s = s->next, n++) {
+		if (n >= cap)
+			continue;
+		uint64_t lag =
+		    s->channel >= 0
+		        ? puente__chan_published(&srv->room->rings[s->channel]) - s->cur.pos
+		        : 0;
+		out[n] = (struct puente_client_info){
+		    .id = s->id,
+		    .role = s->role,
+		    .channel = s->channel,
+		    .connected_us = s->connected_us,
+		    .sent = s->sent,
+		    .dropped = s->dropped,
+		    .lag_packets = lag > UINT32_MAX ? UINT32_MAX : (uint32_t)lag,
+		    .queued_text = s->tx_head - s->tx_tail,
+		};
+		snprintf(out[n].address, sizeof(out[n].address), "%s", s->address);
+	}
+	return (int)n;
 }
 
 /* Messages other threads queued for clients (plugin threads' send_json). */

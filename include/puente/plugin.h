@@ -99,6 +99,30 @@ struct puente_http_response {
 
 struct puente_reader; /* a plugin's cursor on one channel; opaque */
 
+/* One connected client, as the relay sees it (host->clients). */
+struct puente_client_info {
+	puente_client_id id;
+	enum puente_role role;
+	int channel;           /* what it hears, -1 for nothing */
+	uint64_t connected_us; /* wall clock of the connection */
+	uint64_t sent;         /* audio packets sent to it */
+	uint64_t dropped;      /* packets it skipped because it fell behind */
+	uint32_t lag_packets;  /* packets waiting for it now */
+	uint32_t queued_text;  /* control messages waiting for it now */
+	char address[48];      /* peer IP address */
+};
+
+/* Relay-wide counters (host->relay_stats); monotonic unless noted. */
+struct puente_relay_stats {
+	uint64_t packets_published, packets_sent, packets_dropped;
+	uint64_t clients_now, clients_total; /* clients_now is a level */
+	uint64_t refused_audio, refused_too_big, refused_fragments, refused_role;
+	uint64_t bad_messages, rate_limited, text_dropped, stalled_closed;
+	uint64_t audio_received, audio_dropped, audio_invalid;
+	uint64_t source_losses, silence_packets;
+	int source_lost; /* a level: 1 while the room's input is lost */
+};
+
 /* Service thread; must not block. */
 typedef void (*puente_http_fn)(void *state, const struct puente_http_request *req,
                                struct puente_http_response *res);
@@ -163,6 +187,12 @@ struct puente_host {
 	int (*http_route)(void *ctx, const char *path, puente_http_fn fn);
 	/* Calls the plugin's tick every ms milliseconds (>= 10) on the service thread. */
 	int (*timer_every)(void *ctx, uint32_t ms);
+
+	/* --- appended: check with PUENTE_HAS(host, member) --- */
+	/* Any thread: the relay's counters now. */
+	void (*relay_stats)(void *ctx, struct puente_relay_stats *out);
+	/* Service thread: fills up to cap entries; returns how many clients there are. */
+	int (*clients)(void *ctx, struct puente_client_info *out, size_t cap);
 };
 
 /* The descriptor a plugin exports. Optional members may be NULL. */

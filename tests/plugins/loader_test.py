@@ -5,8 +5,8 @@
    config_get, channel/channel_find, client_role/subscription, subscribe,
    publish (and refusal on the floor), media_time_now, a reader on its own
    thread with send_json_role from that thread, timer ticks, client
-   join/leave, an HTTP route (GET and POST, 413 past the body cap), and the
-   four refusal codes of message().
+   join/leave, clients() and relay_stats(), an HTTP route (GET and POST,
+   413 past the body cap), and the four refusal codes of message().
 2. Each broken plugin is refused in one log line and the relay serves
    without it: other ABI, short descriptor, failing init, no entry symbol,
    a file that is not a shared object, a missing file.
@@ -118,6 +118,15 @@ def test_probe(args, tmp):
         check(st["joins"] >= 2, "client_join on connect and on the role change")
         check(st["leaves"] >= 1, "client_leave before the role change")
         check(st["media_time"] > 0, "media_time_now() follows the room clock")
+
+        ws2 = WsProbe(relay.port)
+        ws.send_json({"type": "probe.clients"})
+        cl = wait_for(ws, json_of("probe.clients"), "probe.clients")[2]
+        print("probe.clients:", json.dumps(cl))
+        check(cl["count"] == 2 and cl["clients_now"] == 2, "clients() and relay_stats() see both")
+        check(cl["address"] == "127.0.0.1" and cl["role"] == 3, "clients() describes the caller")
+        check(cl["published"] > 0 and not cl["source_lost"], "relay_stats() counts the floor")
+        ws2.close()
 
         for verb, code in (("busy", "busy"), ("bad", "bad_field"), ("deny", "forbidden"),
                            ("nothing", "unknown_type")):

@@ -45,9 +45,9 @@ static void *reader_thread(void *arg)
 			unsigned n = atomic_fetch_add(&p->reader_packets, 1) + 1;
 
 			if (n % 50 == 0) {
-				json_t *m = json_pack("{s:s, s:i, s:I}", "type", "probe.reader",
-						      "packets", (int)n, "samples",
-						      (json_int_t)pkt.samples);
+				json_t *m =
+				    json_pack("{s:s, s:i, s:I}", "type", "probe.reader", "packets",
+				              (int)n, "samples", (json_int_t)pkt.samples);
 				p->host->send_json_role(p->host->ctx, PUENTE_ROLE_TECHNICIAN, m);
 				json_decref(m);
 			}
@@ -58,12 +58,12 @@ static void *reader_thread(void *arg)
 }
 
 static void echo(void *state, const struct puente_http_request *req,
-		 struct puente_http_response *res)
+                 struct puente_http_response *res)
 {
 	struct probe *p = state;
 	json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s%}", "method", req->method, "path",
-			      req->path, "query", req->query, "greeting", p->greeting, "body",
-			      req->body ? (const char *)req->body : "", req->body_len);
+	                      req->path, "query", req->query, "greeting", p->greeting, "body",
+	                      req->body ? (const char *)req->body : "", req->body_len);
 
 	res->status = 200;
 	strcpy(res->content_type, "application/json");
@@ -122,8 +122,7 @@ static void probe_leave(void *state, puente_client_id id)
 	((struct probe *)state)->leaves++;
 }
 
-static int probe_message(void *state, puente_client_id from, const char *verb,
-			 const json_t *body)
+static int probe_message(void *state, puente_client_id from, const char *verb, const json_t *body)
 {
 	struct probe *p = state;
 	const struct puente_host *h = p->host;
@@ -131,10 +130,10 @@ static int probe_message(void *state, puente_client_id from, const char *verb,
 	if (!strcmp(verb, "hello")) {
 		const struct puente_channel_info *c0 = h->channel(h->ctx, 0);
 		json_t *m = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b}", "type", "probe.hello",
-				      "greeting", p->greeting, "channel0", c0 ? c0->name : "",
-				      "es", p->es, "role", h->client_role(h->ctx, from),
-				      "subscription", h->subscription(h->ctx, from), "past_end",
-				      h->channel(h->ctx, 99) == NULL);
+		                      "greeting", p->greeting, "channel0", c0 ? c0->name : "", "es",
+		                      p->es, "role", h->client_role(h->ctx, from), "subscription",
+		                      h->subscription(h->ctx, from), "past_end",
+		                      h->channel(h->ctx, 99) == NULL);
 		h->send_json(h->ctx, from, m);
 		json_decref(m);
 		return 0;
@@ -148,29 +147,51 @@ static int probe_message(void *state, puente_client_id from, const char *verb,
 	if (!strcmp(verb, "publish")) {
 		uint64_t t = h->media_time_now(h->ctx);
 		int floor_refused = h->publish(h->ctx, 0,
-					       &(struct puente_packet){.len = sizeof(silence),
-								       .data = silence}) == -EPERM;
+		                               &(struct puente_packet){.len = sizeof(silence),
+		                                                       .data = silence}) == -EPERM;
 
 		for (int i = 0; i < 5; i++) {
 			struct puente_packet pkt = {.media_time = t + (uint64_t)i * 960,
-						    .samples = 960,
-						    .len = sizeof(silence),
-						    .data = silence};
+			                            .samples = 960,
+			                            .len = sizeof(silence),
+			                            .data = silence};
 			if (h->publish(h->ctx, p->es, &pkt))
 				return -EIO;
 		}
 		json_t *m = json_pack("{s:s, s:b}", "type", "probe.published", "floor_refused",
-				      floor_refused);
+		                      floor_refused);
+		h->send_json(h->ctx, from, m);
+		json_decref(m);
+		return 0;
+	}
+	if (!strcmp(verb, "clients")) {
+		struct puente_client_info info[8];
+		struct puente_relay_stats rs;
+		int n = h->clients(h->ctx, info, 8);
+		const char *address = "";
+		int my_role = -1;
+
+		h->relay_stats(h->ctx, &rs);
+		for (int i = 0; i < n && i < 8; i++)
+			if (info[i].id == from) {
+				address = info[i].address;
+				my_role = (int)info[i].role;
+			}
+		json_t *m =
+		    json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, s:b}", "type", "probe.clients",
+		              "count", n, "address", address, "role", my_role, "published",
+		              (json_int_t)rs.packets_published, "clients_now",
+		              (json_int_t)rs.clients_now, "source_lost", rs.source_lost);
 		h->send_json(h->ctx, from, m);
 		json_decref(m);
 		return 0;
 	}
 	if (!strcmp(verb, "stats")) {
-		json_t *m = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}", "type", "probe.stats",
-				      "ticks", (int)p->ticks, "joins", (int)p->joins, "leaves",
-				      (int)p->leaves, "reader_packets",
-				      (int)atomic_load(&p->reader_packets), "media_time",
-				      (json_int_t)h->media_time_now(h->ctx));
+		json_t *m =
+		    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}", "type", "probe.stats", "ticks",
+		              (int)p->ticks, "joins", (int)p->joins, "leaves", (int)p->leaves,
+		              "reader_packets", (int)atomic_load(&p->reader_packets), "media_time",
+		              (json_int_t)h->media_time_now(h->ctx));
 		h->send_json(h->ctx, from, m);
 		json_decref(m);
 		return 0;
@@ -192,23 +213,23 @@ static void probe_tick(void *state, uint64_t now_us)
 
 static const struct puente_plugin probe = {
 #ifdef PROBE_BAD_ABI
-	.abi = PUENTE_PLUGIN_ABI + 98,
+    .abi = PUENTE_PLUGIN_ABI + 98,
 #else
-	.abi = PUENTE_PLUGIN_ABI,
+    .abi = PUENTE_PLUGIN_ABI,
 #endif
 #ifdef PROBE_SHORT
-	.size = 8,
+    .size = 8,
 #else
-	.size = sizeof(struct puente_plugin),
+    .size = sizeof(struct puente_plugin),
 #endif
-	.name = PROBE_NAME,
-	.version = "test",
-	.init = probe_init,
-	.destroy = probe_destroy,
-	.client_join = probe_join,
-	.client_leave = probe_leave,
-	.message = probe_message,
-	.tick = probe_tick,
+    .name = PROBE_NAME,
+    .version = "test",
+    .init = probe_init,
+    .destroy = probe_destroy,
+    .client_join = probe_join,
+    .client_leave = probe_leave,
+    .message = probe_message,
+    .tick = probe_tick,
 };
 
 #ifndef PROBE_NO_SYMBOL
