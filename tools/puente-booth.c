@@ -22,8 +22,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +35,8 @@
 #include <sndfile.h>
 
 #include "client/pcl.h"
-#include <puente/spsc.h>
+#include "client/player.h"
+#include "client/toolkit.h"
 
 #define PROG  "puente-booth"
 #define AGENT PROG "/" PUENTE_VERSION
@@ -62,9 +61,7 @@
 #define CAPTURE_RING_FRAMES (1u << 14) /* 341 ms */
 #define PACKET_RING_SLOTS   64         /* 1.28 s of 20 ms packets */
 
-#define PLAY_RING_SAMPLES (1u << 15)                    /* 683 ms */
-#define PLAY_PREBUFFER    (PUENTE_SAMPLE_RATE * 3 / 50) /* 60 ms cushion */
-#define PA_TEARDOWN_S     2 /* PortAudio can hang when its server dies */
+#define PA_TEARDOWN_S 2 /* PortAudio can hang when its server dies */
 
 #define CMD_LEN   128
 #define CMD_QUEUE 16
@@ -88,19 +85,11 @@ struct enc_packet {
 	unsigned char data[PUENTE_MAX_OPUS];
 };
 
-/* Capture ring first: it wants 64-byte alignment (aligned_alloc). */
+/* Capture ring first: it wants 64-byte alignment (pcl_alloc_aligned). */
 struct capture {
 	struct puente_spsc ring;
 	float buf[CAPTURE_RING_FRAMES];
 	PaStream *stream;
-};
-
-struct player {
-	struct puente_spsc ring;
-	int16_t buf[PLAY_RING_SAMPLES];
-	PaStream *stream;
-	bool primed;                /* callback only */
-	_Atomic uint32_t underruns; /* callback found the ring dry */
 };
 
 struct encoder {
@@ -174,7 +163,7 @@ struct booth {
 	int rx_chan;
 	uint64_t rx_packets;
 	OpusDecoder *dec;
-	struct player *player;
+	struct pcl_player *player;
 	bool pa_up;
 
 	struct encoder enc;
@@ -189,91 +178,10 @@ struct booth {
 	bool quit;
 };
 
-static volatile sig_atomic_t g_stop;
-static volatile sig_atomic_t g_exit_status = 1;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static void on_watchdog(int sig)
-{
-	(void)sig;
-	_exit(g_exit_status);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void vsay(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
 /* Progress and state for people: silenced by --quiet. */
-static void note(const struct booth *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct booth *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (b->opt.quiet)
-		return;
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
-/* Something went wrong but the run goes on: always printed. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
+#define note(b, ...) pcl_note((b)->opt.quiet, __VA_ARGS__)
 /* The run cannot go on: it ends with exit status status. */
-static void fail(struct booth *b, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct booth *b, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	if (!b->fatal)
-		b->fatal = status;
-}
-
-static const char *str_field(const json_t *o, const char *key, char *buf, size_t cap)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return pcl_sanitize(buf, cap, s ? s : "");
-}
-
-/* A client id field: true with *id set, false for null, missing or not an id. */
-static bool id_field(const json_t *o, const char *key, uint64_t *id)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return false;
-	*id = (uint64_t)json_integer_value(v);
-	return true;
-}
+#define fail(b, status, ...) pcl_fail(&(b)->fatal, status, __VA_ARGS__)
 
 static int channel_index(const struct booth *b, const char *name)
 {
@@ -293,74 +201,6 @@ static void channel_list(const struct booth *b, char *buf, size_t cap)
 		    (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", b->channels[i]);
 	if (!b->n_channels)
 		snprintf(buf, cap, "(none announced)");
-}
-
-/* --- PortAudio devices --- */
-
-static void list_devices(bool input)
-{
-	int n = Pa_GetDeviceCount();
-
-	fprintf(stderr, PROG ": %s devices:\n", input ? "input" : "output");
-	for (int i = 0; i < n; i++) {
-		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-
-		if (d && (input ? d->maxInputChannels : d->maxOutputChannels) > 0)
-			fprintf(stderr, "  %d: %s (%s)\n", i, d->name,
-			        Pa_GetHostApiInfo(d->hostApi)->name);
-	}
-}
-
-/* spec: NULL or "default", an index, or part of a device name (any case). */
-static PaDeviceIndex find_device(const char *spec, bool input)
-{
-	int n = Pa_GetDeviceCount();
-	char *end;
-	long idx;
-
-	if (!spec || !strcmp(spec, "default"))
-		return input ? Pa_GetDefaultInputDevice() : Pa_GetDefaultOutputDevice();
-	idx = strtol(spec, &end, 10);
-	if (*spec && !*end) {
-		const PaDeviceInfo *d = idx >= 0 && idx < n ? Pa_GetDeviceInfo((int)idx) : NULL;
-
-		return d && (input ? d->maxInputChannels : d->maxOutputChannels) > 0
-		           ? (PaDeviceIndex)idx
-		           : paNoDevice;
-	}
-	for (int i = 0; i < n; i++) {
-		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-
-		if (d && (input ? d->maxInputChannels : d->maxOutputChannels) > 0 &&
-		    strcasestr(d->name, spec))
-			return i;
-	}
-	return paNoDevice;
-}
-
-static int pa_start(struct booth *b)
-{
-	PaError err;
-
-	if (b->pa_up)
-		return 0;
-	err = Pa_Initialize();
-	if (err != paNoError) {
-		fail(b, 1, "cannot start PortAudio: %s", Pa_GetErrorText(err));
-		return -EIO;
-	}
-	b->pa_up = true;
-	return 0;
-}
-
-/* Rounded up to the alignment, as aligned_alloc requires. */
-static void *alloc_aligned(size_t size)
-{
-	void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-
-	if (p)
-		memset(p, 0, size);
-	return p;
 }
 
 /* --- capture --- */
@@ -386,22 +226,22 @@ static int capture_open(struct booth *b)
 	struct capture *c;
 	PaError err;
 
-	c = alloc_aligned(sizeof(*c));
+	c = pcl_alloc_aligned(sizeof(*c));
 	if (!c) {
 		fail(b, 1, "out of memory");
 		return -ENOMEM;
 	}
 	puente_spsc_init(&c->ring, c->buf, CAPTURE_RING_FRAMES, sizeof(c->buf[0]));
 	b->enc.cap = c;
-	if (pa_start(b) < 0)
+	if (pcl_pa_start(&b->pa_up, &b->fatal) < 0)
 		return -EIO;
-	in.device = find_device(b->opt.input, true);
+	in.device = pcl_pa_find_device(b->opt.input, true, true);
 	if (in.device == paNoDevice) {
 		if (b->opt.input && strcmp(b->opt.input, "default"))
 			fail(b, 1, "no audio input device matching '%s'", b->opt.input);
 		else
 			fail(b, 1, "no default audio input device");
-		list_devices(true);
+		pcl_pa_list_devices(true);
 		return -ENODEV;
 	}
 	in.suggestedLatency = Pa_GetDeviceInfo(in.device)->defaultLowInputLatency;
@@ -425,91 +265,36 @@ static int capture_open(struct booth *b)
 
 /* --- playback (what the interpreter hears) --- */
 
-/* PortAudio callback thread: ring reads, memset and one atomic; nothing else. */
-static int play_callback(const void *in, void *out, unsigned long frames,
-                         const PaStreamCallbackTimeInfo *time, PaStreamCallbackFlags flags,
-                         void *user)
-{
-	struct player *p = user;
-	int16_t *o = out;
-	uint32_t got = 0;
-
-	(void)in;
-	(void)time;
-	(void)flags;
-	if (!p->primed && puente_spsc_fill(&p->ring) >= PLAY_PREBUFFER)
-		p->primed = true;
-	if (p->primed) {
-		got = puente_spsc_read(&p->ring, o, (uint32_t)frames);
-		if (got < frames) {
-			p->primed = false;
-			atomic_fetch_add_explicit(&p->underruns, 1, memory_order_relaxed);
-		}
-	}
-	memset(o + got, 0, (frames - got) * sizeof(*o));
-	return paContinue;
-}
-
 static int play_open(struct booth *b)
 {
-	PaStreamParameters out = {.channelCount = 1, .sampleFormat = paInt16};
-	struct player *p;
-	PaError err;
+	const char *device;
 
-	p = alloc_aligned(sizeof(*p));
-	if (!p) {
+	b->player = pcl_player_new();
+	if (!b->player) {
 		fail(b, 1, "out of memory");
 		return -ENOMEM;
 	}
-	puente_spsc_init(&p->ring, p->buf, PLAY_RING_SAMPLES, sizeof(p->buf[0]));
-	atomic_init(&p->underruns, 0);
-	b->player = p;
-	if (pa_start(b) < 0)
+	if (pcl_pa_start(&b->pa_up, &b->fatal) < 0)
 		return -EIO;
-	out.device = find_device(b->opt.play_device, false);
-	if (out.device == paNoDevice) {
-		if (b->opt.play_device)
-			fail(b, 1, "no audio output device matching '%s'", b->opt.play_device);
-		else
-			fail(b, 1, "no default audio output device");
-		list_devices(false);
-		return -ENODEV;
-	}
-	out.suggestedLatency = Pa_GetDeviceInfo(out.device)->defaultLowOutputLatency;
-	err = Pa_OpenStream(&p->stream, NULL, &out, PUENTE_SAMPLE_RATE,
-	                    paFramesPerBufferUnspecified, paNoFlag, play_callback, p);
-	if (err == paNoError) {
-		err = Pa_StartStream(p->stream);
-		if (err != paNoError) {
-			Pa_CloseStream(p->stream);
-			p->stream = NULL;
-		}
-	}
-	if (err != paNoError) {
-		fail(b, 1, "cannot play on '%s' (mono, 48 kHz, 16 bit): %s",
-		     Pa_GetDeviceInfo(out.device)->name, Pa_GetErrorText(err));
+	if (pcl_player_open(b->player, b->opt.play_device, true, &device, &b->fatal) < 0)
 		return -EIO;
-	}
-	note(b, "playing the source on '%s'", Pa_GetDeviceInfo(out.device)->name);
+	note(b, "playing the source on '%s'", device);
 	return 0;
 }
 
 /* main, after the summary and with the encoder stopped: a hung teardown cannot keep us alive. */
-static void pa_close(struct booth *b)
+static void pa_close(struct booth *b, int status)
 {
-	signal(SIGALRM, on_watchdog);
-	alarm(PA_TEARDOWN_S);
+	pcl_watchdog(PA_TEARDOWN_S, status);
 	if (b->enc.cap && b->enc.cap->stream) {
 		Pa_StopStream(b->enc.cap->stream);
 		Pa_CloseStream(b->enc.cap->stream);
 	}
-	if (b->player && b->player->stream) {
-		Pa_StopStream(b->player->stream);
-		Pa_CloseStream(b->player->stream);
-	}
+	if (b->player)
+		pcl_player_stop(b->player);
 	if (b->pa_up)
 		Pa_Terminate();
-	alarm(0);
+	pcl_watchdog(0, status);
 	free(b->enc.cap);
 	b->enc.cap = NULL;
 	free(b->player);
@@ -640,7 +425,7 @@ static int encoder_init(struct booth *b)
 	struct encoder *e = &b->enc;
 	int err;
 
-	e->slots = alloc_aligned(sizeof(*e->slots) * PACKET_RING_SLOTS);
+	e->slots = pcl_alloc_aligned(sizeof(*e->slots) * PACKET_RING_SLOTS);
 	if (!e->slots) {
 		fail(b, 1, "out of memory");
 		return -ENOMEM;
@@ -853,7 +638,7 @@ static void *stdin_main(void *arg)
 				if (len && !overlong)
 					cmd_push(b, line);
 				else if (overlong)
-					warn("command line too long: ignored");
+					pcl_warn("command line too long: ignored");
 				len = 0;
 				typing = overlong = false;
 			} else if (r->tty && ch == 27) { /* Esc: never mind */
@@ -893,7 +678,7 @@ static void stdin_start(struct booth *b)
 	}
 	err = pthread_create(&r->thread, NULL, stdin_main, b);
 	if (err) {
-		warn("cannot read commands (%s): the console runs without them", strerror(err));
+		pcl_warn("cannot read commands (%s): the console runs without them", strerror(err));
 		return;
 	}
 	r->started = true;
@@ -923,7 +708,7 @@ static int send_msg(struct booth *b, json_t *msg)
 
 	json_decref(msg);
 	if (err < 0)
-		warn("cannot send to the relay: %s", strerror(-err));
+		pcl_warn("cannot send to the relay: %s", strerror(-err));
 	return err;
 }
 
@@ -971,8 +756,8 @@ static void state_summary(const struct booth *b, const json_t *st, char *out, si
 	char floor[NAME_LEN], sugg[NAME_LEN], s[NAME_LEN], w1[48], w2[48];
 	size_t used, i, k;
 
-	str_field(st, "floor_language", floor, sizeof(floor));
-	str_field(st, "suggested_floor", sugg, sizeof(sugg));
+	pcl_str_field(st, "floor_language", floor, sizeof(floor));
+	pcl_str_field(st, "suggested_floor", sugg, sizeof(sugg));
 	used = (size_t)snprintf(out, cap, "floor=%s suggested=%s", *floor ? floor : "-",
 	                        *sugg ? sugg : "-");
 	json_array_foreach(booths, i, bt)
@@ -980,7 +765,7 @@ static void state_summary(const struct booth *b, const json_t *st, char *out, si
 		if (used >= cap)
 			break;
 		used += (size_t)snprintf(out + used, cap - used,
-		                         " | %s:", str_field(bt, "id", s, sizeof(s)));
+		                         " | %s:", pcl_str_field(bt, "id", s, sizeof(s)));
 		json_array_foreach(json_object_get(bt, "channels"), k, v)
 		{
 			if (used >= cap)
@@ -993,7 +778,7 @@ static void state_summary(const struct booth *b, const json_t *st, char *out, si
 		used += (size_t)snprintf(out + used, cap - used,
 		                         " live=%s dir=%s%s%s pending=%s partners=",
 		                         who(b, json_object_get(bt, "live"), w1, sizeof(w1)),
-		                         *str_field(bt, "direction", s, sizeof(s)) ? s : "-",
+		                         *pcl_str_field(bt, "direction", s, sizeof(s)) ? s : "-",
 		                         json_is_true(json_object_get(bt, "muted")) ? " MUTED" : "",
 		                         json_is_true(json_object_get(bt, "cough")) ? " COUGH" : "",
 		                         who(b, json_object_get(bt, "pending"), w2, sizeof(w2)));
@@ -1046,7 +831,7 @@ static bool has_partner(const json_t *bt, uint64_t id)
 
 static void go_live(struct booth *b, bool live)
 {
-	int64_t now = mono_ms();
+	int64_t now = pcl_mono_ms();
 
 	if (live == b->live)
 		return;
@@ -1067,7 +852,7 @@ static void join_booth(struct booth *b, const char *id)
 {
 	snprintf(b->booth_id, sizeof(b->booth_id), "%s", id);
 	b->join_sent = true;
-	b->join_sent_ms = mono_ms();
+	b->join_sent_ms = pcl_mono_ms();
 	note(b, "joining booth '%s'", b->booth_id);
 	send_msg(b, json_pack("{s:s, s:s}", "type", "interpretation.join", "booth", b->booth_id));
 }
@@ -1100,7 +885,8 @@ static void follow_state(struct booth *b)
 	if (!bt)
 		return; /* the answer to join, or an error, is on its way */
 	if (!b->joined) {
-		if (!has_partner(bt, b->my_id) && !(id_field(bt, "live", &id) && id == b->my_id))
+		if (!has_partner(bt, b->my_id) &&
+		    !(pcl_id_field(bt, "live", &id) && id == b->my_id))
 			return;
 		b->joined = true;
 		note(b, "in booth '%s' as #%llu", b->booth_id, (unsigned long long)b->my_id);
@@ -1108,15 +894,15 @@ static void follow_state(struct booth *b)
 		if (find_booth(b->state, NULL, b->out) != bt) {
 			v = json_array_get(json_object_get(bt, "channels"), 0);
 			set_output(b, json_is_string(v) ? json_string_value(v) : b->out);
-			warn("'%s' is not a channel of booth '%s': speaking into '%s'",
-			     b->opt.output, b->booth_id, b->out);
+			pcl_warn("'%s' is not a channel of booth '%s': speaking into '%s'",
+			         b->opt.output, b->booth_id, b->out);
 		}
 		send_channel(b, "interpretation.source", b->opt.source);
 		if (b->opt.live)
 			send_channel(b, "interpretation.claim", b->out);
 	}
-	live = id_field(bt, "live", &id) && id == b->my_id;
-	if (live && *str_field(bt, "direction", dir, sizeof(dir)) && strcmp(dir, b->out)) {
+	live = pcl_id_field(bt, "live", &id) && id == b->my_id;
+	if (live && *pcl_str_field(bt, "direction", dir, sizeof(dir)) && strcmp(dir, b->out)) {
 		set_output(b, dir);
 		if (b->live)
 			note(b, "direction: now into '%s'", b->out);
@@ -1130,7 +916,7 @@ static void follow_state(struct booth *b)
 		b->relay_muted = muted;
 	}
 	go_live(b, live);
-	b->pending_me = id_field(bt, "pending", &id) && id == b->my_id;
+	b->pending_me = pcl_id_field(bt, "pending", &id) && id == b->my_id;
 }
 
 static void on_state(struct booth *b, json_t *msg)
@@ -1151,7 +937,7 @@ static void on_handover(struct booth *b, const json_t *msg)
 {
 	char state[NAME_LEN], from[48], to[48];
 
-	str_field(msg, "state", state, sizeof(state));
+	pcl_str_field(msg, "state", state, sizeof(state));
 	who(b, json_object_get(msg, "from"), from, sizeof(from));
 	who(b, json_object_get(msg, "to"), to, sizeof(to));
 	note(b, "handover %s: %s -> %s%s", state, from, to,
@@ -1180,7 +966,7 @@ static void on_welcome(struct booth *b, const json_t *msg)
 		fail(b, 1, "the relay's audio is not 48 kHz");
 		return;
 	}
-	if (!id_field(msg, "client", &b->my_id)) {
+	if (!pcl_id_field(msg, "client", &b->my_id)) {
 		fail(b, 1, "the relay's core.welcome has no client id");
 		return;
 	}
@@ -1188,7 +974,7 @@ static void on_welcome(struct booth *b, const json_t *msg)
 	{
 		if (b->n_channels == PUENTE_MAX_CHANNELS)
 			break;
-		str_field(ch, "name", b->channels[b->n_channels], NAME_LEN);
+		pcl_str_field(ch, "name", b->channels[b->n_channels], NAME_LEN);
 		b->n_channels++;
 	}
 	channel_list(b, list, sizeof(list));
@@ -1203,7 +989,7 @@ static void on_welcome(struct booth *b, const json_t *msg)
 		return;
 	}
 	snprintf(b->out, sizeof(b->out), "%s", b->opt.output);
-	b->hello_sent_ms = mono_ms();
+	b->hello_sent_ms = pcl_mono_ms();
 	send_msg(b, json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "interpreter",
 	                      "agent", AGENT));
 }
@@ -1214,7 +1000,7 @@ static void on_hello(struct booth *b, const json_t *msg)
 
 	if (b->hello_ok)
 		return;
-	if (strcmp(str_field(msg, "role", role, sizeof(role)), "interpreter")) {
+	if (strcmp(pcl_str_field(msg, "role", role, sizeof(role)), "interpreter")) {
 		fail(b, 1, "the relay granted role '%s', not interpreter", role);
 		return;
 	}
@@ -1230,9 +1016,9 @@ static void on_relay_error(struct booth *b, const json_t *msg)
 	char code[NAME_LEN], text[256], ref[NAME_LEN];
 
 	b->refused++;
-	str_field(msg, "code", code, sizeof(code));
-	str_field(msg, "message", text, sizeof(text));
-	str_field(msg, "ref", ref, sizeof(ref));
+	pcl_str_field(msg, "code", code, sizeof(code));
+	pcl_str_field(msg, "message", text, sizeof(text));
+	pcl_str_field(msg, "ref", ref, sizeof(ref));
 	if (!strcmp(ref, "core.hello")) {
 		fail(b, 1, "the relay refused the interpreter role: %s: %s", code, text);
 	} else if (!strcmp(ref, "interpretation.join") || !strcmp(code, "unknown_type")) {
@@ -1247,9 +1033,9 @@ static void on_relay_error(struct booth *b, const json_t *msg)
 			fail(b, 1, "the relay refused to let this client join booth '%s': %s: %s",
 			     b->booth_id, code, text);
 		else
-			warn("refused: %s on %s: %s", code, ref, text);
+			pcl_warn("refused: %s on %s: %s", code, ref, text);
 	} else {
-		warn("refused: %s%s%s: %s", code, *ref ? " on " : "", ref, text);
+		pcl_warn("refused: %s%s%s: %s", code, *ref ? " on " : "", ref, text);
 	}
 }
 
@@ -1267,12 +1053,12 @@ static void on_json(void *user, const char *type, json_t *msg)
 	} else if (!strcmp(type, "interpretation.handover")) {
 		on_handover(b, msg);
 	} else if (!strcmp(type, "core.subscribed")) {
-		note(b, "hearing '%s'", str_field(msg, "channel", s1, sizeof(s1)));
+		note(b, "hearing '%s'", pcl_str_field(msg, "channel", s1, sizeof(s1)));
 	} else if (!strcmp(type, "core.unsubscribed")) {
 		note(b, "hearing nothing");
 	} else if (!strcmp(type, "core.source")) {
-		note(b, "room source %s: %s", str_field(msg, "state", s1, sizeof(s1)),
-		     str_field(msg, "detail", s2, sizeof(s2)));
+		note(b, "room source %s: %s", pcl_str_field(msg, "state", s1, sizeof(s1)),
+		     pcl_str_field(msg, "detail", s2, sizeof(s2)));
 	} else if (!strcmp(type, "core.error")) {
 		on_relay_error(b, msg);
 	}
@@ -1297,7 +1083,7 @@ static void on_audio(void *user, const struct pcl_audio *a)
 	n = opus_decode(b->dec, a->payload, (opus_int32)a->len, pcm, PCL_MAX_PACKET_SAMPLES, 0);
 	/* A full ring drops the block; puente_spsc counts it. */
 	if (n > 0)
-		puente_spsc_write(&b->player->ring, pcm, (uint32_t)n);
+		pcl_player_write(b->player, pcm, (uint32_t)n);
 }
 
 /* Sends or holds back every packet the encoder made. */
@@ -1370,7 +1156,7 @@ static void run_command(struct booth *b, char *line)
 	}
 	needs_arg = !strcmp(cmd, "direction") || !strcmp(cmd, "source");
 	if (needs_arg ? !arg || extra : arg != NULL) {
-		warn("'%s' takes %s", cmd, needs_arg ? "one channel name" : "no argument");
+		pcl_warn("'%s' takes %s", cmd, needs_arg ? "one channel name" : "no argument");
 		return;
 	}
 	if (!strcmp(cmd, "live")) {
@@ -1389,7 +1175,7 @@ static void run_command(struct booth *b, char *line)
 		send_on(b, "interpretation.cough", b->cough);
 	} else if (!strcmp(cmd, "direction")) {
 		if (channel_index(b, arg) < 0) {
-			warn("no channel '%s'", arg);
+			pcl_warn("no channel '%s'", arg);
 		} else if (b->live) {
 			send_channel(b, "interpretation.direction", arg);
 		} else {
@@ -1404,11 +1190,11 @@ static void run_command(struct booth *b, char *line)
 		send_type(b, "interpretation.handover.decline");
 	} else if (!strcmp(cmd, "source")) {
 		if (channel_index(b, arg) < 0)
-			warn("no channel '%s'", arg);
+			pcl_warn("no channel '%s'", arg);
 		else
 			send_channel(b, "interpretation.source", arg);
 	} else {
-		warn("unknown command '%s'", cmd);
+		pcl_warn("unknown command '%s'", cmd);
 		print_help();
 	}
 }
@@ -1420,7 +1206,7 @@ static void on_open(void *user)
 	struct booth *b = user;
 
 	b->opened = true;
-	b->opened_ms = mono_ms();
+	b->opened_ms = pcl_mono_ms();
 	note(b, "connected to %s", b->opt.url);
 }
 
@@ -1454,13 +1240,13 @@ static void check_deadlines(struct booth *b, int64_t now)
 
 static void run(struct booth *b)
 {
-	int64_t start = mono_ms();
+	int64_t start = pcl_mono_ms();
 	int64_t end = b->opt.seconds ? start + (int64_t)(b->opt.seconds * 1000) : INT64_MAX;
 	char line[CMD_LEN];
 	int err;
 
-	while (!g_stop && !b->fatal && !b->quit) {
-		int64_t now = mono_ms();
+	while (!pcl_stop && !b->fatal && !b->quit) {
+		int64_t now = pcl_mono_ms();
 
 		if (now >= end)
 			break;
@@ -1481,12 +1267,7 @@ static void run(struct booth *b)
 	/* Off the air at once: the channel falls back now, not when the socket closes. */
 	if (b->live && !b->fatal)
 		send_type(b, "interpretation.release");
-	if (pcl_close(b->cl, 1000, "bye") == 0) {
-		int64_t stop = mono_ms() + CLOSE_WAIT_MS;
-
-		while (mono_ms() < stop && pcl_run_for(b->cl, SLICE_MS) == 0)
-			;
-	}
+	pcl_close_wait(b->cl, CLOSE_WAIT_MS, SLICE_MS);
 	go_live(b, false);
 }
 
@@ -1502,8 +1283,8 @@ static void report(struct booth *b)
 		capture_over =
 		    atomic_load_explicit(&b->enc.cap->ring.overruns, memory_order_relaxed);
 	if (b->player) {
-		underruns = atomic_load_explicit(&b->player->underruns, memory_order_relaxed);
-		play_over = atomic_load_explicit(&b->player->ring.overruns, memory_order_relaxed);
+		underruns = pcl_player_underruns(b->player);
+		play_over = pcl_player_overruns(b->player);
 	}
 	pthread_mutex_lock(&b->cmds.lock);
 	cmd_drop = b->cmds.dropped;
@@ -1514,13 +1295,13 @@ static void report(struct booth *b)
 	/* Nothing is dropped silently, --quiet or not. */
 	if (b->net_full || ring_full || capture_over || late || enc_err || cmd_drop || underruns ||
 	    play_over)
-		warn("losses: network_full=%llu packet_ring_full=%llu capture_overruns=%llu "
-		     "file_late_restarts=%llu encode_errors=%llu commands_dropped=%llu "
-		     "play_underruns=%u play_overruns=%u",
-		     (unsigned long long)b->net_full, (unsigned long long)ring_full,
-		     (unsigned long long)capture_over, (unsigned long long)late,
-		     (unsigned long long)enc_err, (unsigned long long)cmd_drop, underruns,
-		     play_over);
+		pcl_warn("losses: network_full=%llu packet_ring_full=%llu capture_overruns=%llu "
+		         "file_late_restarts=%llu encode_errors=%llu commands_dropped=%llu "
+		         "play_underruns=%u play_overruns=%u",
+		         (unsigned long long)b->net_full, (unsigned long long)ring_full,
+		         (unsigned long long)capture_over, (unsigned long long)late,
+		         (unsigned long long)enc_err, (unsigned long long)cmd_drop, underruns,
+		         play_over);
 	printf("sent=%llu refused=%llu live_s=%.1f channel=%s\n", (unsigned long long)b->sent,
 	       (unsigned long long)b->refused, b->live_s, *b->out ? b->out : b->opt.output);
 	fflush(stdout);
@@ -1601,28 +1382,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	fputs(SYNOPSIS "Try '" PROG " --help' for more information.\n", stderr);
-	return 2;
-}
-
-/* Names go into messages and the summary line, whose fields are split on spaces. */
-static bool valid_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] <= 0x20 || name[i] == 0x7f)
-			return false;
-	return n > 0 && n < NAME_LEN;
-}
+#define bad_usage(...) pcl_bad_usage(SYNOPSIS, __VA_ARGS__)
 
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -1656,7 +1416,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {0},
 	};
 	struct pcl_url url;
-	char *end;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL, .source = "floor"};
@@ -1673,7 +1432,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_OUTPUT:
 		case OPT_BOOTH:
 		case OPT_SOURCE:
-			if (!valid_name(optarg))
+			/* Names go into messages and the summary line, split on spaces. */
+			if (!pcl_valid_name(optarg, NAME_LEN))
 				return bad_usage("bad %s '%s': 1 to 63 characters, no spaces or "
 				                 "control characters",
 				                 argv[optind - 1], optarg);
@@ -1692,15 +1452,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PLAY:
 			o->play = true;
-			o->play_device = optarg && *optarg ? optarg : NULL;
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				o->play_device = argv[optind++];
+			o->play_device = pcl_optional_value(argc, argv);
 			break;
 		case OPT_SECONDS:
-			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o->seconds > 0) ||
-			    o->seconds > MAX_SECONDS)
+			if (!pcl_parse_seconds(optarg, MAX_SECONDS, &o->seconds))
 				return bad_usage("bad --seconds '%s': a number of seconds above 0",
 				                 optarg);
 			break;
@@ -1738,20 +1493,17 @@ int main(int argc, char **argv)
 	    .audio = on_audio,
 	    .closed = on_closed,
 	};
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
 	static struct booth b; /* static: large, and zeroed */
 	int status, err;
 
+	pcl_set_prog(PROG);
 	status = parse_args(argc, argv, &b.opt);
 	if (status >= 0)
 		return status;
 	b.rx_chan = -1;
 	b.out_idx = -1;
 	pthread_mutex_init(&b.cmds.lock, NULL);
-	/* SA_RESETHAND: a second Ctrl-C ends the program at once. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	pcl_catch_signals();
 
 	b.dec = opus_decoder_create(PUENTE_SAMPLE_RATE, 1, &err);
 	if (!b.dec) {
@@ -1775,8 +1527,7 @@ int main(int argc, char **argv)
 	/* Every run past the command line reports, so scripts always get a line. */
 	report(&b);
 	status = b.fatal;
-	g_exit_status = status;
-	pa_close(&b);
+	pa_close(&b, status);
 	pcl_destroy(b.cl);
 	encoder_fini(&b.enc);
 	opus_decoder_destroy(b.dec);

@@ -23,8 +23,6 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +32,7 @@
 #include <unistd.h>
 
 #include "client/pcl.h"
+#include "client/toolkit.h"
 
 #define PROG  "puente-caption"
 #define AGENT PROG "/" PUENTE_VERSION
@@ -42,7 +41,6 @@
 #define CLOSE_WAIT_MS      1000  /* closing handshake */
 #define WELCOME_TIMEOUT_MS 10000 /* a relay greets at once */
 #define ANSWER_TIMEOUT_MS  5000  /* core.hello, captions.choose, a caption's echo */
-#define LANG_LEN           36    /* a language tag: up to 35 characters */
 #define ID_LEN             48
 #define EXCERPT_CHARS      48 /* of a caption, in messages */
 
@@ -129,11 +127,11 @@ struct caption {
 	char id[ID_LEN];
 	unsigned long n;  /* 1-based, for messages */
 	int64_t stamp_us; /* wall clock: the caption's time (HTTP timestamp line) */
-	int64_t due_ms;   /* mono_ms(): not before */
+	int64_t due_ms;   /* pcl_mono_ms(): not before */
 	int attempts;     /* made so far */
 	bool maybe_taken; /* HTTP: an attempt failed after the request may have gone out */
 	char stamp[80];   /* HTTP: its timestamp line, fixed at the first attempt */
-	int64_t retry_ms; /* mono_ms(): next attempt not before */
+	int64_t retry_ms; /* pcl_mono_ms(): next attempt not before */
 };
 
 struct tool {
@@ -143,7 +141,7 @@ struct tool {
 	struct line_reader *in;
 	struct cues cues;
 	size_t next_cue;
-	int64_t replay_t0_ms; /* mono_ms() of the first cue; 0 until ready */
+	int64_t replay_t0_ms; /* pcl_mono_ms() of the first cue; 0 until ready */
 	bool input_done;
 	bool partial_open; /* --partial: a caption is being written */
 	char *partial_text;
@@ -176,72 +174,16 @@ struct tool {
 	int fatal; /* exit status an error decided; 0: none */
 };
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int64_t ms)
 {
 	if (ms > 0)
 		poll(NULL, 0, (int)ms); /* a signal ends it early */
 }
 
-static void vsay(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
 /* Progress for people: silenced by --quiet. */
-static void note(const struct tool *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct tool *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (t->opt.quiet)
-		return;
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
-/* Something went wrong with one caption, or is worth knowing; the run goes on. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
+#define note(t, ...) pcl_note((t)->opt.quiet, __VA_ARGS__)
 /* The run cannot go on: it ends with exit status status. */
-static void fail(struct tool *t, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct tool *t, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	if (!t->fatal)
-		t->fatal = status;
-}
+#define fail(t, status, ...) pcl_fail(&(t)->fatal, status, __VA_ARGS__)
 
 /* --- text --- */
 
@@ -319,21 +261,6 @@ static size_t clean_line(char *s, size_t n)
 	return o;
 }
 
-static bool valid_lang(const char *tag)
-{
-	size_t n = strlen(tag);
-
-	if (!n || n >= LANG_LEN || !((tag[0] | 0x20) >= 'a' && (tag[0] | 0x20) <= 'z'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = (char)(tag[i] | 0x20);
-
-		if (!((c >= 'a' && c <= 'z') || (tag[i] >= '0' && tag[i] <= '9') || tag[i] == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* --- standard input --- */
 
 /*
@@ -389,7 +316,7 @@ static enum line_result read_line(struct line_reader *r, int wait_ms, char *out,
 		if (got < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				return LINE_NONE;
-			warn("cannot read standard input: %s", strerror(errno));
+			pcl_warn("cannot read standard input: %s", strerror(errno));
 			r->eof = true;
 		} else if (got == 0) {
 			r->eof = true;
@@ -733,8 +660,8 @@ static int parse_subtitles(char *buf, size_t len, const char *name, struct cues 
 		*eol = '\0';
 		lineno++;
 		if (eol - p > LINE_MAX_BYTES) {
-			warn("%s:%lu: line longer than %d bytes: its cue is skipped", name, lineno,
-			     LINE_MAX_BYTES);
+			pcl_warn("%s:%lu: line longer than %d bytes: its cue is skipped", name,
+			         lineno, LINE_MAX_BYTES);
 			if (state == TEXT)
 				too_long = true;
 			else
@@ -764,8 +691,8 @@ static int parse_subtitles(char *buf, size_t len, const char *name, struct cues 
 		} else if (!*p || strspn(p, " \t") == strlen(p)) {
 			if (state == TEXT) {
 				if (too_long) {
-					warn("%s:%lu: cue longer than %d bytes: skipped", name,
-					     cue_line, TEXT_MAX_BYTES);
+					pcl_warn("%s:%lu: cue longer than %d bytes: skipped", name,
+					         cue_line, TEXT_MAX_BYTES);
 					c->skipped++;
 				} else if (text_len) {
 					err = cues_push(c, start, end, text, text_len, cue_line);
@@ -782,15 +709,15 @@ static int parse_subtitles(char *buf, size_t len, const char *name, struct cues 
 			    (word_at(p, "NOTE") || word_at(p, "STYLE") || word_at(p, "REGION"))) {
 				state = SKIP;
 			} else if (strstr(p, "-->")) {
-				warn("%s:%lu: cannot read the timing '%.40s': cue skipped", name,
-				     lineno, p);
+				pcl_warn("%s:%lu: cannot read the timing '%.40s': cue skipped",
+				         name, lineno, p);
 				c->skipped++;
 				state = SKIP;
 			}
 			/* Else an index or cue identifier: the timing line follows. */
 		}
 		if (c->n >= CUES_MAX) {
-			warn("%s: more than %d cues: the rest is ignored", name, CUES_MAX);
+			pcl_warn("%s: more than %d cues: the rest is ignored", name, CUES_MAX);
 			break;
 		}
 		p = next;
@@ -813,7 +740,7 @@ static int load_replay(struct tool *t)
 	int err;
 
 	if (fd < 0) {
-		warn("cannot open %s: %s", name, strerror(errno));
+		pcl_warn("cannot open %s: %s", name, strerror(errno));
 		return 2;
 	}
 	for (;;) {
@@ -824,8 +751,8 @@ static int load_replay(struct tool *t)
 			char *nbuf;
 
 			if (cap >= (size_t)FILE_MAX_BYTES) {
-				warn("%s is larger than %ld MiB: not a subtitle file?", name,
-				     FILE_MAX_BYTES >> 20);
+				pcl_warn("%s is larger than %ld MiB: not a subtitle file?", name,
+				         FILE_MAX_BYTES >> 20);
 				free(buf);
 				close(fd);
 				return 2;
@@ -834,7 +761,7 @@ static int load_replay(struct tool *t)
 			if (!nbuf) {
 				free(buf);
 				close(fd);
-				warn("out of memory");
+				pcl_warn("out of memory");
 				return 1;
 			}
 			buf = nbuf;
@@ -844,7 +771,7 @@ static int load_replay(struct tool *t)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			warn("cannot read %s: %s", name, strerror(errno));
+			pcl_warn("cannot read %s: %s", name, strerror(errno));
 			free(buf);
 			close(fd);
 			return 2;
@@ -866,9 +793,9 @@ static int load_replay(struct tool *t)
 		text_len -= 3;
 	}
 	if (memchr(text, '\0', text_len)) {
-		warn("%s holds NUL bytes: not a subtitle file (UTF-16 is not read; save it as "
-		     "UTF-8)",
-		     name);
+		pcl_warn("%s holds NUL bytes: not a subtitle file (UTF-16 is not read; save it as "
+		         "UTF-8)",
+		         name);
 		free(buf);
 		return 2;
 	}
@@ -878,18 +805,18 @@ static int load_replay(struct tool *t)
 			free(buf);
 			return 1;
 		}
-		warn("%s is not UTF-8: read as Windows-1252", name);
+		pcl_warn("%s is not UTF-8: read as Windows-1252", name);
 		text = conv;
 	}
 	err = parse_subtitles(text, text_len, name, &t->cues);
 	free(conv);
 	free(buf);
 	if (err) {
-		warn("out of memory");
+		pcl_warn("out of memory");
 		return 1;
 	}
 	if (!t->cues.n) {
-		warn("%s holds no cue (expected SRT or WebVTT: 'START --> END' lines)", name);
+		pcl_warn("%s holds no cue (expected SRT or WebVTT: 'START --> END' lines)", name);
 		return 2;
 	}
 	note(t, "%s: %zu cue(s) over %.1f s%s", name, t->cues.n,
@@ -922,7 +849,7 @@ static int set_cur(struct tool *t, const char *text, size_t len, bool final, con
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->n = ++t->n_captions;
 	c->stamp_us = pcl_now_unix_us();
-	c->due_ms = mono_ms();
+	c->due_ms = pcl_mono_ms();
 	t->have_cur = true;
 	return 0;
 }
@@ -953,8 +880,8 @@ static void refused(struct tool *t, const char *why)
 	char ex[EXCERPT_CHARS * 4 + 8];
 
 	t->refused++;
-	warn("caption %lu refused: %s: %s", t->cur.n, why,
-	     excerpt(ex, sizeof(ex), t->cur.text, t->cur.len));
+	pcl_warn("caption %lu refused: %s: %s", t->cur.n, why,
+	         excerpt(ex, sizeof(ex), t->cur.text, t->cur.len));
 	drop_cur(t);
 }
 
@@ -978,9 +905,9 @@ static bool schedule_retry(struct tool *t, int retry_after_s, const char *why)
 		wait =
 		    (int64_t)(retry_after_s < RETRY_AFTER_MAX ? retry_after_s : RETRY_AFTER_MAX) *
 		    1000;
-	t->cur.retry_ms = mono_ms() + wait;
-	warn("caption %lu: %s; retrying in %.2f s (attempt %d of %d)", t->cur.n, why,
-	     (double)wait / 1000.0, t->cur.attempts + 1, ATTEMPTS_MAX);
+	t->cur.retry_ms = pcl_mono_ms() + wait;
+	pcl_warn("caption %lu: %s; retrying in %.2f s (attempt %d of %d)", t->cur.n, why,
+	         (double)wait / 1000.0, t->cur.attempts + 1, ATTEMPTS_MAX);
 	return true;
 }
 
@@ -1010,7 +937,8 @@ static void next_from_stdin(struct tool *t, int wait_ms)
 		return;
 	case LINE_TOO_LONG:
 		t->refused++;
-		warn("line %lu is longer than %d bytes: not sent", t->in->lineno, LINE_MAX_BYTES);
+		pcl_warn("line %lu is longer than %d bytes: not sent", t->in->lineno,
+		         LINE_MAX_BYTES);
 		return;
 	case LINE_END:
 		if (t->partial_open) {
@@ -1025,7 +953,7 @@ static void next_from_stdin(struct tool *t, int wait_ms)
 	}
 	if (!utf8_valid(line, len)) {
 		t->refused++;
-		warn("line %lu is not UTF-8: not sent", t->in->lineno);
+		pcl_warn("line %lu is not UTF-8: not sent", t->in->lineno);
 		return;
 	}
 	len = clean_line(line, len);
@@ -1072,8 +1000,8 @@ static void next_from_replay(struct tool *t)
 		return;
 	/* Each cue at its start time, counted from the first one's, and stamped with it. */
 	t->cur.due_ms = t->replay_t0_ms + (q->start_ms - t->cues.v[0].start_ms);
-	if (t->cur.due_ms > mono_ms())
-		t->cur.stamp_us += (t->cur.due_ms - mono_ms()) * 1000;
+	if (t->cur.due_ms > pcl_mono_ms())
+		t->cur.stamp_us += (t->cur.due_ms - pcl_mono_ms()) * 1000;
 }
 
 /* --- WebSocket form --- */
@@ -1133,7 +1061,7 @@ static void ws_on_error(struct tool *t, const json_t *msg)
 		else
 			refused(t, why);
 	} else {
-		warn("relay error %s%s%s: %s", c, *r ? " on " : "", r, m);
+		pcl_warn("relay error %s%s%s: %s", c, *r ? " on " : "", r, m);
 	}
 }
 
@@ -1178,7 +1106,7 @@ static void ws_on_open(void *user)
 	struct tool *t = user;
 
 	t->opened = true;
-	t->opened_ms = mono_ms();
+	t->opened_ms = pcl_mono_ms();
 }
 
 static void ws_on_closed(void *user, int code, const char *reason)
@@ -1191,7 +1119,7 @@ static void ws_on_closed(void *user, int code, const char *reason)
 		fail(t, 1, "cannot connect to %s: %s (is the relay running there?)", t->opt.url,
 		     reason);
 	else if (t->opened)
-		warn("the connection closed: %d %s", code, reason);
+		pcl_warn("the connection closed: %d %s", code, reason);
 }
 
 static void ws_connect(struct tool *t)
@@ -1234,14 +1162,14 @@ static void ws_send_cur(struct tool *t)
 		drop_cur(t);
 	} else {
 		t->inflight = true;
-		t->inflight_ms = mono_ms();
+		t->inflight_ms = pcl_mono_ms();
 	}
 }
 
 /* Services the connection for up to ms; reconnects with backoff when it drops. */
 static void ws_service(struct tool *t, int ms)
 {
-	int64_t now = mono_ms();
+	int64_t now = pcl_mono_ms();
 
 	if (!t->cl) {
 		if (now < t->reconnect_ms) {
@@ -1258,7 +1186,7 @@ static void ws_service(struct tool *t, int ms)
 		pcl_destroy(t->cl);
 		t->cl = NULL;
 		t->inflight = false; /* the caption in flight goes again */
-		if (t->fatal || t->closing || g_stop)
+		if (t->fatal || t->closing || pcl_stop)
 			return;
 		if (!t->ever_ready && !t->fatal) {
 			fail(t, 1, "the relay closed the connection before accepting a captioner");
@@ -1270,10 +1198,10 @@ static void ws_service(struct tool *t, int ms)
 		}
 		for (unsigned i = 1; i < t->reconnects && wait < 8000; i++)
 			wait *= 2;
-		t->reconnect_ms = mono_ms() + wait;
+		t->reconnect_ms = pcl_mono_ms() + wait;
 		return;
 	}
-	now = mono_ms();
+	now = pcl_mono_ms();
 	if (t->opened && !t->welcomed && now - t->opened_ms > WELCOME_TIMEOUT_MS)
 		fail(t, 1, "no core.welcome from %s: is it a puente relay?", t->opt.url);
 	else if (t->welcomed && !t->ready &&
@@ -1281,24 +1209,18 @@ static void ws_service(struct tool *t, int ms)
 		fail(t, 1, "the relay did not answer captions.choose: has it the captions plugin?");
 	if (t->inflight && now - t->inflight_ms > ANSWER_TIMEOUT_MS) {
 		t->failed++;
-		warn("caption %lu: no answer from the relay within %d s; counted as failed",
-		     t->cur.n, ANSWER_TIMEOUT_MS / 1000);
+		pcl_warn("caption %lu: no answer from the relay within %d s; counted as failed",
+		         t->cur.n, ANSWER_TIMEOUT_MS / 1000);
 		drop_cur(t);
 	}
 }
 
 static void ws_close(struct tool *t)
 {
-	int64_t stop;
-
 	if (!t->cl)
 		return;
 	t->closing = true;
-	if (pcl_close(t->cl, 1000, "bye") == 0) {
-		stop = mono_ms() + CLOSE_WAIT_MS;
-		while (mono_ms() < stop && pcl_run_for(t->cl, 100) == 0)
-			;
-	}
+	pcl_close_wait(t->cl, CLOSE_WAIT_MS, 100);
 	pcl_destroy(t->cl);
 	t->cl = NULL;
 }
@@ -1377,7 +1299,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - pcl_mono_ms();
 		int r;
 
 		if (left <= 0)
@@ -1481,7 +1403,7 @@ static int http_exchange(const struct http_url *u, const char *method, const cha
                          const char *body, size_t body_len, struct http_answer *a, char *err,
                          size_t cap)
 {
-	int64_t deadline = mono_ms() + HTTP_TIMEOUT_MS;
+	int64_t deadline = pcl_mono_ms() + HTTP_TIMEOUT_MS;
 	char *req = malloc(HTTP_REQ_HEAD + body_len);
 	size_t req_len, got = 0, off = 0;
 	char *head_end;
@@ -1706,7 +1628,7 @@ static int http_start(struct tool *t)
 	int64_t wait = RETRY_FIRST_MS;
 	unsigned long last;
 
-	while (!g_stop) {
+	while (!pcl_stop) {
 		attempts++;
 		rc = http_last_seq(t, &last, &status, err, sizeof(err));
 		if (rc == 0) {
@@ -1725,7 +1647,7 @@ static int http_start(struct tool *t)
 			fail(t, 1, "giving up after %d attempts: %s", attempts, err);
 			return -1;
 		}
-		warn("%s; retrying in %.2f s", err, (double)wait / 1000.0);
+		pcl_warn("%s; retrying in %.2f s", err, (double)wait / 1000.0);
 		sleep_ms(wait);
 		if (wait < RETRY_MAX_MS)
 			wait *= 2;
@@ -1887,17 +1809,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	fputs(SYNOPSIS "Try '" PROG " --help' for more information.\n", stderr);
-	return 2;
-}
+#define bad_usage(...) pcl_bad_usage(SYNOPSIS, __VA_ARGS__)
 
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o, struct http_url *http)
@@ -1944,7 +1856,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct http_url 
 			o->http = optarg;
 			break;
 		case OPT_LANG:
-			if (!valid_lang(optarg))
+			if (!pcl_valid_lang(optarg))
 				return bad_usage(
 				    "bad --lang '%s': a language tag such as es, en or "
 				    "en-US (letters, digits and '-')",
@@ -1998,10 +1910,10 @@ static void run(struct tool *t)
 	bool stopping = false;
 
 	while (!t->fatal) {
-		int64_t now = mono_ms();
+		int64_t now = pcl_mono_ms();
 		int wait = SLICE_MS;
 
-		if (g_stop && !stopping) {
+		if (pcl_stop && !stopping) {
 			stopping = true;
 			note(t, "stopping");
 		}
@@ -2017,7 +1929,7 @@ static void run(struct tool *t)
 			} else {
 				/* HTTP has nothing else to wait on: wait for input here. */
 				next_from_stdin(t, t->opt.http ? 200 : 0);
-				now = mono_ms();
+				now = pcl_mono_ms();
 			}
 		}
 		if (!t->have_cur && t->input_done)
@@ -2050,20 +1962,17 @@ static void run(struct tool *t)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
 	static struct tool t; /* static: zeroed */
 	int status;
 
+	pcl_set_prog(PROG);
 	status = parse_args(argc, argv, &t.opt, &t.http);
 	if (status >= 0)
 		return status;
-	/* SA_RESETHAND: a second Ctrl-C ends the program at once. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	pcl_catch_signals();
 	t.session = (unsigned)((uint64_t)pcl_now_unix_us() ^ (uint64_t)getpid() << 12) & 0xffffff;
 	t.tokens = BURST;
-	t.tokens_ms = mono_ms();
+	t.tokens_ms = pcl_mono_ms();
 
 	if (t.opt.replay) {
 		status = load_replay(&t);

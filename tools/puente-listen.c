@@ -11,12 +11,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <opus.h>
@@ -24,7 +21,8 @@
 #include <sndfile.h>
 
 #include "client/pcl.h"
-#include <puente/spsc.h>
+#include "client/player.h"
+#include "client/toolkit.h"
 
 #define PROG  "puente-listen"
 #define AGENT PROG "/" PUENTE_VERSION
@@ -34,14 +32,11 @@
 #define WELCOME_TIMEOUT_MS 10000 /* a relay greets at once */
 #define MAX_SECONDS        (366.0 * 24 * 3600)
 #define NAME_LEN           64
-#define LANG_LEN           36 /* a BCP 47 tag as puente uses them: up to 35 characters */
 /* Longest media-time jump concealed in the WAV; beyond it the file just joins. */
 #define WAV_FILL_MAX (10 * PUENTE_SAMPLE_RATE)
 /* Concealment played per jump: a listener should hear the present, not catch up. */
-#define PLAY_FILL_MAX     (PUENTE_SAMPLE_RATE / 10)
-#define PLAY_RING_SAMPLES (1u << 15)                    /* 683 ms */
-#define PLAY_PREBUFFER    (PUENTE_SAMPLE_RATE * 3 / 50) /* 60 ms cushion */
-#define PLAY_TEARDOWN_S   2 /* PortAudio can hang when its server dies */
+#define PLAY_FILL_MAX   (PUENTE_SAMPLE_RATE / 10)
+#define PLAY_TEARDOWN_S 2 /* PortAudio can hang when its server dies */
 
 struct options {
 	const char *url;
@@ -54,23 +49,13 @@ struct options {
 	bool quiet;
 };
 
-/* Ring first: it wants 64-byte alignment (aligned_alloc). */
-struct player {
-	struct puente_spsc ring;
-	int16_t buf[PLAY_RING_SAMPLES];
-	PaStream *stream;
-	bool pa_up;                 /* Pa_Initialize() succeeded */
-	bool primed;                /* callback only */
-	_Atomic uint32_t underruns; /* callback found the ring dry */
-};
-
 struct listen {
 	struct options opt;
 	struct pcl_client *cl;
 	struct pcl_stats stats;
 
 	bool opened, welcomed, closing;
-	int64_t opened_ms; /* mono_ms() */
+	int64_t opened_ms; /* pcl_mono_ms() */
 	char channels[PUENTE_MAX_CHANNELS][NAME_LEN];
 	unsigned n_channels;
 	int chan_id; /* -1 until core.subscribed */
@@ -81,7 +66,8 @@ struct listen {
 	opus_int16 pcm[PCL_MAX_PACKET_SAMPLES];
 
 	SNDFILE *wav;
-	struct player *player;
+	struct pcl_player *player;
+	bool pa_up; /* Pa_Initialize() succeeded */
 
 	uint64_t concealed;   /* samples filled by PLC or silence */
 	uint64_t jumps;       /* media-time jumps too long to conceal */
@@ -94,208 +80,41 @@ struct listen {
 	int fatal;            /* exit status an error decided; 0: none */
 };
 
-static volatile sig_atomic_t g_stop;
-static volatile sig_atomic_t g_exit_status = 1;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static void on_watchdog(int sig)
-{
-	(void)sig;
-	_exit(g_exit_status);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void vsay(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
 /* Progress for people: silenced by --quiet. */
-static void note(const struct listen *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const struct listen *l, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (l->opt.quiet)
-		return;
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
-/* Something went wrong but listening goes on. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
+#define note(l, ...) pcl_note((l)->opt.quiet, __VA_ARGS__)
 /* Listening cannot go on: the run ends with exit status status. */
-static void fail(struct listen *l, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct listen *l, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	if (!l->fatal)
-		l->fatal = status;
-}
+#define fail(l, status, ...) pcl_fail(&(l)->fatal, status, __VA_ARGS__)
 
 /* --- playback --- */
 
-/* PortAudio callback thread: ring reads, memset and one atomic; nothing else. */
-static int play_callback(const void *in, void *out, unsigned long frames,
-                         const PaStreamCallbackTimeInfo *time, PaStreamCallbackFlags flags,
-                         void *user)
-{
-	struct player *p = user;
-	int16_t *o = out;
-	uint32_t got = 0;
-
-	(void)in;
-	(void)time;
-	(void)flags;
-	/* Start (and restart after running dry) only with a cushion buffered. */
-	if (!p->primed && puente_spsc_fill(&p->ring) >= PLAY_PREBUFFER)
-		p->primed = true;
-	if (p->primed) {
-		got = puente_spsc_read(&p->ring, o, (uint32_t)frames);
-		if (got < frames) {
-			p->primed = false;
-			atomic_fetch_add_explicit(&p->underruns, 1, memory_order_relaxed);
-		}
-	}
-	memset(o + got, 0, (frames - got) * sizeof(*o));
-	return paContinue;
-}
-
-static void play_list_devices(void)
-{
-	int n = Pa_GetDeviceCount();
-
-	fprintf(stderr, PROG ": output devices:\n");
-	for (int i = 0; i < n; i++) {
-		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-
-		if (d && d->maxOutputChannels > 0)
-			fprintf(stderr, "  %d: %s (%s)\n", i, d->name,
-			        Pa_GetHostApiInfo(d->hostApi)->name);
-	}
-}
-
-/* spec: NULL (default), an index, or part of a device name (any case). */
-static PaDeviceIndex play_find_device(const char *spec)
-{
-	int n = Pa_GetDeviceCount();
-	char *end;
-	long idx;
-
-	if (!spec)
-		return Pa_GetDefaultOutputDevice();
-	idx = strtol(spec, &end, 10);
-	if (*spec && !*end)
-		return idx >= 0 && idx < n && Pa_GetDeviceInfo((int)idx)->maxOutputChannels > 0
-		           ? (PaDeviceIndex)idx
-		           : paNoDevice;
-	for (int i = 0; i < n; i++) {
-		const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-
-		if (d && d->maxOutputChannels > 0 && strcasestr(d->name, spec))
-			return i;
-	}
-	return paNoDevice;
-}
-
 static int play_open(struct listen *l)
 {
-	PaStreamParameters out = {.channelCount = 1, .sampleFormat = paInt16};
-	struct player *p;
-	PaError err;
+	const char *device;
 
-	/* Rounded up to the alignment, as aligned_alloc requires. */
-	p = aligned_alloc(64, (sizeof(*p) + 63) & ~(size_t)63);
-	if (!p) {
+	l->player = pcl_player_new();
+	if (!l->player) {
 		fail(l, 1, "out of memory");
 		return -ENOMEM;
 	}
-	memset(p, 0, sizeof(*p));
-	puente_spsc_init(&p->ring, p->buf, PLAY_RING_SAMPLES, sizeof(p->buf[0]));
-	atomic_init(&p->underruns, 0);
-	l->player = p;
-
-	err = Pa_Initialize();
-	if (err != paNoError) {
-		fail(l, 1, "cannot start PortAudio: %s", Pa_GetErrorText(err));
+	if (pcl_pa_start(&l->pa_up, &l->fatal) < 0)
 		return -EIO;
-	}
-	p->pa_up = true;
-	out.device = play_find_device(l->opt.device);
-	if (out.device == paNoDevice) {
-		if (l->opt.device)
-			fail(l, 1, "no audio output device matching '%s'", l->opt.device);
-		else
-			fail(l, 1, "no default audio output device");
-		play_list_devices();
-		return -ENODEV;
-	}
-	out.suggestedLatency = Pa_GetDeviceInfo(out.device)->defaultLowOutputLatency;
-	err = Pa_OpenStream(&p->stream, NULL, &out, PUENTE_SAMPLE_RATE,
-	                    paFramesPerBufferUnspecified, paNoFlag, play_callback, p);
-	if (err == paNoError) {
-		err = Pa_StartStream(p->stream);
-		if (err != paNoError) {
-			Pa_CloseStream(p->stream);
-			p->stream = NULL;
-		}
-	}
-	if (err != paNoError) {
-		fail(l, 1, "cannot play on '%s' (mono, 48 kHz, 16 bit): %s",
-		     Pa_GetDeviceInfo(out.device)->name, Pa_GetErrorText(err));
+	if (pcl_player_open(l->player, l->opt.device, false, &device, &l->fatal) < 0)
 		return -EIO;
-	}
-	note(l, "playing on '%s'", Pa_GetDeviceInfo(out.device)->name);
+	note(l, "playing on '%s'", device);
 	return 0;
 }
 
 /* main, after the summary: a hung PortAudio teardown cannot keep us alive. */
-static void play_close(struct listen *l)
+static void play_close(struct listen *l, int status)
 {
-	struct player *p = l->player;
-
-	if (!p)
+	if (!l->player)
 		return;
-	signal(SIGALRM, on_watchdog);
-	alarm(PLAY_TEARDOWN_S);
-	if (p->stream) {
-		Pa_StopStream(p->stream);
-		Pa_CloseStream(p->stream);
-	}
-	if (p->pa_up)
+	pcl_watchdog(PLAY_TEARDOWN_S, status);
+	pcl_player_stop(l->player);
+	if (l->pa_up)
 		Pa_Terminate();
-	alarm(0);
-	free(p);
+	pcl_watchdog(0, status);
+	free(l->player);
 	l->player = NULL;
 }
 
@@ -318,7 +137,7 @@ static void emit(struct listen *l, const opus_int16 *pcm, int n, uint32_t *play_
 		}
 		/* A full ring drops the block; puente_spsc counts it. */
 		if (m)
-			puente_spsc_write(&l->player->ring, pcm, m);
+			pcl_player_write(l->player, pcm, m);
 	}
 }
 
@@ -329,7 +148,8 @@ static void conceal(struct listen *l, uint64_t n)
 
 	if (n > WAV_FILL_MAX) {
 		l->jumps++;
-		warn("media time jumped by %.1f s: not concealed", (double)n / PUENTE_SAMPLE_RATE);
+		pcl_warn("media time jumped by %.1f s: not concealed",
+		         (double)n / PUENTE_SAMPLE_RATE);
 		opus_decoder_ctl(l->dec, OPUS_RESET_STATE);
 		return;
 	}
@@ -373,13 +193,6 @@ static void on_audio(void *user, const struct pcl_audio *a)
 }
 
 /* --- control messages --- */
-
-static const char *str_field(const json_t *o, const char *key, char *buf, size_t cap)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return pcl_sanitize(buf, cap, s ? s : "");
-}
 
 static int send_msg(struct listen *l, json_t *msg)
 {
@@ -461,7 +274,7 @@ static void put_text(FILE *f, const char *s, size_t n)
 static void print_cue(struct listen *l, const json_t *cue, const json_t *outer)
 {
 	const json_t *text = json_object_get(cue, "text");
-	char lang[LANG_LEN], seq[24], start[24], end[24];
+	char lang[PCL_LANG_LEN], seq[24], start[24], end[24];
 
 	if (!json_is_string(text)) {
 		l->bad_cues++;
@@ -487,7 +300,7 @@ static void on_caption_history(struct listen *l, const json_t *msg)
 	size_t i;
 
 	if (!l->captions_on) {
-		char lang[LANG_LEN];
+		char lang[PCL_LANG_LEN];
 
 		l->captions_on = true;
 		note(l, "captions in '%s'", token_field(msg, "lang", lang, sizeof(lang)));
@@ -522,7 +335,7 @@ static void on_welcome(struct listen *l, const json_t *msg)
 	{
 		if (l->n_channels == PUENTE_MAX_CHANNELS)
 			break;
-		str_field(ch, "name", l->channels[l->n_channels], NAME_LEN);
+		pcl_str_field(ch, "name", l->channels[l->n_channels], NAME_LEN);
 		l->n_channels++;
 	}
 	if (send_msg(l, json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "listener",
@@ -553,8 +366,8 @@ static void on_subscribed(struct listen *l, const json_t *msg)
 	pcl_stats_restart(&l->stats);
 	/* A new stream: its first packet starts the file's timeline afresh. */
 	l->have_next = false;
-	note(l, "subscribed to '%s' (channel %d)", str_field(msg, "channel", name, sizeof(name)),
-	     l->chan_id);
+	note(l, "subscribed to '%s' (channel %d)",
+	     pcl_str_field(msg, "channel", name, sizeof(name)), l->chan_id);
 }
 
 static void on_relay_error(struct listen *l, const json_t *msg)
@@ -562,9 +375,9 @@ static void on_relay_error(struct listen *l, const json_t *msg)
 	char code[NAME_LEN], text[256], ref[NAME_LEN], list[PUENTE_MAX_CHANNELS * (NAME_LEN + 2)];
 	size_t used = 0;
 
-	str_field(msg, "code", code, sizeof(code));
-	str_field(msg, "message", text, sizeof(text));
-	str_field(msg, "ref", ref, sizeof(ref));
+	pcl_str_field(msg, "code", code, sizeof(code));
+	pcl_str_field(msg, "message", text, sizeof(text));
+	pcl_str_field(msg, "ref", ref, sizeof(ref));
 	if (!strcmp(code, "unknown_channel")) {
 		list[0] = '\0';
 		for (unsigned i = 0; i < l->n_channels && used < sizeof(list); i++)
@@ -586,7 +399,7 @@ static void on_relay_error(struct listen *l, const json_t *msg)
 	if (!strcmp(ref, "core.hello") || !strcmp(ref, "core.subscribe"))
 		fail(l, 1, "relay error %s on %s: %s", code, ref, text);
 	else
-		warn("relay error %s%s%s: %s", code, *ref ? " on " : "", ref, text);
+		pcl_warn("relay error %s%s%s: %s", code, *ref ? " on " : "", ref, text);
 }
 
 static void on_json(void *user, const char *type, json_t *msg)
@@ -603,10 +416,10 @@ static void on_json(void *user, const char *type, json_t *msg)
 		if (pcl_clock_parse(msg, &clock) == 0)
 			pcl_stats_set_clock(&l->stats, &clock);
 		else
-			warn("malformed core.clock ignored: delays keep the previous anchor");
+			pcl_warn("malformed core.clock ignored: delays keep the previous anchor");
 	} else if (!strcmp(type, "core.source")) {
-		note(l, "source %s: %s", str_field(msg, "state", state, sizeof(state)),
-		     str_field(msg, "detail", detail, sizeof(detail)));
+		note(l, "source %s: %s", pcl_str_field(msg, "state", state, sizeof(state)),
+		     pcl_str_field(msg, "detail", detail, sizeof(detail)));
 	} else if (!strcmp(type, "core.error")) {
 		on_relay_error(l, msg);
 	} else if (l->opt.captions && !strcmp(type, "captions.cue")) {
@@ -622,7 +435,7 @@ static void on_open(void *user)
 	struct listen *l = user;
 
 	l->opened = true;
-	l->opened_ms = mono_ms();
+	l->opened_ms = pcl_mono_ms();
 	note(l, "connected to %s", l->opt.url);
 }
 
@@ -634,7 +447,7 @@ static void on_closed(void *user, int code, const char *reason)
 		fail(l, 1, "cannot connect to %s: %s (is the relay running there?)", l->opt.url,
 		     reason);
 	else if (!l->closing && !l->fatal)
-		warn("the connection closed: %d %s", code, reason);
+		pcl_warn("the connection closed: %d %s", code, reason);
 }
 
 /* --- command line --- */
@@ -710,44 +523,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	fputs(SYNOPSIS "Try '" PROG " --help' for more information.\n", stderr);
-	return 2;
-}
-
-/* It goes into the summary line, whose fields are split on spaces. */
-static bool valid_channel(const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] <= 0x20 || name[i] == 0x7f)
-			return false;
-	return n > 0 && n < NAME_LEN;
-}
-
-/* A language tag: a letter, then letters, digits and '-', at most LANG_LEN - 1. */
-static bool valid_lang(const char *tag)
-{
-	size_t n = strlen(tag);
-
-	if (!n || n >= LANG_LEN || !((tag[0] | 0x20) >= 'a' && (tag[0] | 0x20) <= 'z'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = (char)(tag[i] | 0x20);
-
-		if (!((c >= 'a' && c <= 'z') || (tag[i] >= '0' && tag[i] <= '9') || tag[i] == '-'))
-			return false;
-	}
-	return true;
-}
+#define bad_usage(...) pcl_bad_usage(SYNOPSIS, __VA_ARGS__)
 
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -775,7 +551,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {0},
 	};
 	struct pcl_url url;
-	char *end;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL, .channel = "floor"};
@@ -790,7 +565,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->url = optarg;
 			break;
 		case OPT_CHANNEL:
-			if (!valid_channel(optarg))
+			/* It goes into the summary line, whose fields are split on spaces. */
+			if (!pcl_valid_name(optarg, NAME_LEN))
 				return bad_usage(
 				    "bad --channel '%s': 1 to 63 characters, no spaces "
 				    "or control characters",
@@ -798,10 +574,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->channel = optarg;
 			break;
 		case OPT_SECONDS:
-			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o->seconds > 0) ||
-			    o->seconds > MAX_SECONDS)
+			if (!pcl_parse_seconds(optarg, MAX_SECONDS, &o->seconds))
 				return bad_usage("bad --seconds '%s': a number of seconds above 0",
 				                 optarg);
 			break;
@@ -810,12 +583,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PLAY:
 			o->play = true;
-			o->device = optarg && *optarg ? optarg : NULL;
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				o->device = argv[optind++];
+			o->device = pcl_optional_value(argc, argv);
 			break;
 		case OPT_CAPTIONS:
-			if (!valid_lang(optarg))
+			if (!pcl_valid_lang(optarg))
 				return bad_usage("bad --captions '%s': a language tag such as es, "
 				                 "en or pt-BR (letters, digits and '-')",
 				                 optarg);
@@ -845,11 +616,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static void run(struct listen *l)
 {
-	int64_t start = mono_ms();
+	int64_t start = pcl_mono_ms();
 	int64_t end = l->opt.seconds ? start + (int64_t)(l->opt.seconds * 1000) : INT64_MAX;
 
-	while (!g_stop && !l->fatal) {
-		int64_t now = mono_ms();
+	while (!pcl_stop && !l->fatal) {
+		int64_t now = pcl_mono_ms();
 
 		if (now >= end)
 			break;
@@ -860,14 +631,9 @@ static void run(struct listen *l)
 		if (pcl_run_for(l->cl, (uint32_t)(end - now < SLICE_MS ? end - now : SLICE_MS)) < 0)
 			break;
 	}
-	l->elapsed = (double)(mono_ms() - start) / 1000.0;
+	l->elapsed = (double)(pcl_mono_ms() - start) / 1000.0;
 	l->closing = true;
-	if (pcl_close(l->cl, 1000, "bye") == 0) {
-		int64_t stop = mono_ms() + CLOSE_WAIT_MS;
-
-		while (mono_ms() < stop && pcl_run_for(l->cl, SLICE_MS) == 0)
-			;
-	}
+	pcl_close_wait(l->cl, CLOSE_WAIT_MS, SLICE_MS);
 }
 
 /* What the run was for arrived: audio, or with captions alone the caption choice. */
@@ -888,27 +654,28 @@ static void report(struct listen *l)
 	char play[64] = "";
 
 	if (l->player) {
-		underruns = atomic_load_explicit(&l->player->underruns, memory_order_relaxed);
-		overruns = atomic_load_explicit(&l->player->ring.overruns, memory_order_relaxed);
+		underruns = pcl_player_underruns(l->player);
+		overruns = pcl_player_overruns(l->player);
 		snprintf(play, sizeof(play), " play_underruns=%u play_overruns=%u", underruns,
 		         overruns);
 	}
 	/* Nothing is dropped silently, --quiet or not: name every loss that happened. */
 	if (k->bad_audio || k->bad_json || l->foreign || l->stats.missing || l->concealed ||
 	    l->jumps || l->decode_errs || underruns || overruns)
-		warn("losses: missing_packets=%llu concealed_ms=%.1f long_jumps=%llu "
-		     "decode_errors=%llu bad_audio=%llu bad_json=%llu other_channel=%llu%s",
-		     (unsigned long long)l->stats.missing,
-		     l->concealed * 1000.0 / PUENTE_SAMPLE_RATE, (unsigned long long)l->jumps,
-		     (unsigned long long)l->decode_errs, (unsigned long long)k->bad_audio,
-		     (unsigned long long)k->bad_json, (unsigned long long)l->foreign, play);
+		pcl_warn("losses: missing_packets=%llu concealed_ms=%.1f long_jumps=%llu "
+		         "decode_errors=%llu bad_audio=%llu bad_json=%llu other_channel=%llu%s",
+		         (unsigned long long)l->stats.missing,
+		         l->concealed * 1000.0 / PUENTE_SAMPLE_RATE, (unsigned long long)l->jumps,
+		         (unsigned long long)l->decode_errs, (unsigned long long)k->bad_audio,
+		         (unsigned long long)k->bad_json, (unsigned long long)l->foreign, play);
 	if (l->bad_cues)
-		warn("%llu caption message(s) without a text were not printed",
-		     (unsigned long long)l->bad_cues);
+		pcl_warn("%llu caption message(s) without a text were not printed",
+		         (unsigned long long)l->bad_cues);
 	if (!l->stats.packets && !l->fatal)
-		warn("no audio arrived on channel '%s'", l->opt.channel);
+		pcl_warn("no audio arrived on channel '%s'", l->opt.channel);
 	if (l->opt.captions && !l->captions_on && !l->fatal)
-		warn("the relay did not answer the choice of captions in '%s'", l->opt.captions);
+		pcl_warn("the relay did not answer the choice of captions in '%s'",
+		         l->opt.captions);
 	printf("packets=%llu gaps=%llu discont=%llu delay_ms_p50=%.1f delay_ms_p99=%.1f "
 	       "seconds=%.1f channel=%s",
 	       (unsigned long long)l->stats.packets, (unsigned long long)l->stats.gaps,
@@ -929,19 +696,16 @@ int main(int argc, char **argv)
 	    .audio = on_audio,
 	    .closed = on_closed,
 	};
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
 	static struct listen l; /* static: large, and zeroed */
 	int status, err;
 
+	pcl_set_prog(PROG);
 	status = parse_args(argc, argv, &l.opt);
 	if (status >= 0)
 		return status;
 	l.chan_id = -1;
 	pcl_stats_init(&l.stats);
-	/* SA_RESETHAND: a second Ctrl-C ends the program at once. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	pcl_catch_signals();
 
 	l.dec = opus_decoder_create(PUENTE_SAMPLE_RATE, 1, &err);
 	if (!l.dec) {
@@ -975,8 +739,7 @@ int main(int argc, char **argv)
 	/* Every run past the command line reports, so scripts always get a line. */
 	report(&l);
 	status = l.fatal ? l.fatal : listened(&l) ? 0 : 1;
-	g_exit_status = status;
-	play_close(&l);
+	play_close(&l, status);
 	pcl_destroy(l.cl);
 	opus_decoder_destroy(l.dec);
 	pcl_stats_fini(&l.stats);
