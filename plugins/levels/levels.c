@@ -78,12 +78,14 @@ struct qpkt {
 	bool leave; /* a marker: the client left, free its microphone */
 	uint8_t channel;
 	uint32_t seq;
-	uint64_t media_time, arrival_us;
+	uint64_t media_time, arrival_us; /* arrival on the monotonic clock, for jitter */
+	uint64_t arrival_ms;             /* the same on the alarms' clock (now_ms) */
 	uint32_t len;
 	unsigned char data[PUENTE_MAX_OPUS];
 };
 
 struct levels {
+	uint64_t wall_offset_ms; /* wall clock minus monotonic clock, at start */
 	const struct puente_host *host;
 	unsigned rate_hz;
 	double clip_dbfs;
@@ -122,9 +124,14 @@ static uint64_t clock_us(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static uint64_t wall_ms(void)
+/*
+ * The time alarms and updates run on: the monotonic clock, shown as wall
+ * time through an offset taken at start, so a clock step (NTP) neither
+ * raises nor clears an alarm early.
+ */
+static uint64_t now_ms(const struct levels *st)
 {
-	return clock_us(CLOCK_REALTIME) / 1000;
+	return clock_us(CLOCK_MONOTONIC) / 1000 + st->wall_offset_ms;
 }
 
 static bool stopping(struct levels *st)
@@ -232,7 +239,7 @@ static void mic_quality(struct mic *m, const struct qpkt *p)
 	}
 	m->prev_arrival_us = p->arrival_us;
 	m->prev_media = p->media_time;
-	m->last_ms = p->arrival_us / 1000;
+	m->last_ms = p->arrival_ms;
 }
 
 static double mic_loss_pct(const struct mic *m)
@@ -324,7 +331,8 @@ static int levels_audio(void *state, puente_client_id from, const struct puente_
 		p->channel = pkt->channel;
 		p->seq = pkt->seq;
 		p->media_time = pkt->media_time;
-		p->arrival_us = clock_us(CLOCK_REALTIME);
+		p->arrival_us = clock_us(CLOCK_MONOTONIC);
+		p->arrival_ms = p->arrival_us / 1000 + st->wall_offset_ms;
 		p->len = pkt->len;
 		memcpy(p->data, pkt->data, pkt->len);
 		st->q_count++;
@@ -445,7 +453,7 @@ static void levels_tick(void *state, uint64_t now_us)
 {
 	struct levels *st = state;
 	const struct puente_host *h = st->host;
-	uint64_t now = wall_ms();
+	uint64_t now = now_ms(st);
 	json_t *chans = json_array(), *mics = json_array(), *hl, *msg;
 	int live_mics[PUENTE_MAX_CHANNELS] = {0}, sounding[PUENTE_MAX_CHANNELS] = {0};
 	bool floor_live;
@@ -904,6 +912,7 @@ static int levels_init(const struct puente_host *host, void **state)
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
+	st->wall_offset_ms = clock_us(CLOCK_REALTIME) / 1000 - clock_us(CLOCK_MONOTONIC) / 1000;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
 	*state = st;
