@@ -36,6 +36,8 @@
 #define MAX_FRAME    5760 /* 120 ms at 48 kHz */
 #define MIC_LIVE_MS  2000 /* a microphone is live while its packets arrive */
 #define MAX_CLIENTS  4096
+/* A client from the address of one that left this recently has reconnected. */
+#define RECONNECT_MS 60000
 #define MAX_LAGGING  20
 #define TOKEN_MAX    128
 #define ORG_MAX      16
@@ -108,7 +110,16 @@ struct levels {
 
 	/* Service thread. */
 	struct alarms al;
-	struct puente_client_info *clients;
+	struct puente_client_info *clients; /* the last snapshot, n_clients long */
+	int n_clients;
+	puente_client_id max_seen; /* the newest client id in a snapshot so far */
+	/* Addresses of clients that left lately: one coming back from there is a reconnect. */
+	struct {
+		char address[48];
+		uint64_t at_ms;
+	} gone[64];
+	unsigned gone_next;
+	uint64_t reconnects;
 	struct puente_relay_stats stats;
 	bool has_stats;
 	puente_client_id organisers[ORG_MAX]; /* organisers who subscribed */
@@ -350,6 +361,15 @@ static void levels_client_leave(void *state, puente_client_id id)
 	for (int i = 0; i < st->n_org; i++)
 		if (st->organisers[i] == id)
 			st->organisers[i--] = st->organisers[--st->n_org];
+	for (int i = 0; i < st->n_clients && i < MAX_CLIENTS; i++)
+		if (st->clients[i].id == id && st->clients[i].address[0]) {
+			unsigned k = st->gone_next++ % 64;
+
+			snprintf(st->gone[k].address, sizeof(st->gone[k].address), "%s",
+			         st->clients[i].address);
+			st->gone[k].at_ms = now_ms(st);
+			break;
+		}
 	pthread_mutex_lock(&st->lock);
 	m = mic_find(st, id);
 	if (m && !m->leaving) {
@@ -392,6 +412,7 @@ static void alarm_changed(void *user, const struct alarm *a, bool raised, uint64
 static json_t *health(struct levels *st)
 {
 	const struct puente_host *h = st->host;
+	uint64_t now = now_ms(st);
 	json_t *by = json_object(), *lagging = json_array();
 	uint64_t dropped = 0, stalled = 0, refused = 0;
 	int n = 0;
@@ -401,10 +422,26 @@ static json_t *health(struct levels *st)
 		st->ch[i].dropped = 0;
 	}
 	if (PUENTE_HAS(h, clients) && h->clients) {
+		puente_client_id max_seen = st->max_seen;
+
 		n = h->clients(h->ctx, st->clients, MAX_CLIENTS);
+		st->n_clients = n;
 		for (int i = 0; i < n && i < MAX_CLIENTS; i++) {
 			const struct puente_client_info *c = &st->clients[i];
 
+			/* Ids are never reused: a larger one is a new connection. */
+			if (c->id > st->max_seen) {
+				for (int k = 0; k < 64; k++)
+					if (st->gone[k].at_ms &&
+					    st->gone[k].at_ms + RECONNECT_MS >= now &&
+					    !strcmp(st->gone[k].address, c->address)) {
+						st->reconnects++;
+						st->gone[k].at_ms = 0;
+						break;
+					}
+				if (c->id > max_seen)
+					max_seen = c->id;
+			}
 			if (c->channel >= 0 && c->channel < st->n_ch) {
 				st->ch[c->channel].listeners++;
 				st->ch[c->channel].dropped += c->dropped;
@@ -417,6 +454,7 @@ static json_t *health(struct levels *st)
 				                                (json_int_t)c->lag_packets,
 				                                "dropped", (json_int_t)c->dropped));
 		}
+		st->max_seen = max_seen;
 	}
 	st->has_stats = PUENTE_HAS(h, relay_stats) && h->relay_stats;
 	if (st->has_stats) {
@@ -428,9 +466,10 @@ static json_t *health(struct levels *st)
 	}
 	for (int i = 0; i < st->n_ch; i++)
 		json_object_set_new(by, st->ch[i].name, json_integer(st->ch[i].listeners));
-	return json_pack("{s:i, s:o, s:I, s:I, s:I, s:o}", "clients", n, "listeners_by_channel", by,
-	                 "dropped", (json_int_t)dropped, "stalled", (json_int_t)stalled, "refused",
-	                 (json_int_t)refused, "lagging", lagging);
+	return json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:o}", "clients", n,
+	                 "listeners_by_channel", by, "dropped", (json_int_t)dropped, "stalled",
+	                 (json_int_t)stalled, "refused", (json_int_t)refused, "reconnects",
+	                 (json_int_t)st->reconnects, "lagging", lagging);
 }
 
 static json_t *alarm_list(struct levels *st)
@@ -477,11 +516,13 @@ static void levels_tick(void *state, uint64_t now_us)
 		}
 		json_array_append_new(
 		    mics,
-		    json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:o, s:o}", "client",
+		    json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "client",
 		              (json_int_t)m->client, "channel",
 		              m->channel < st->n_ch ? st->ch[m->channel].name : "", "peak",
-		              num(m->last.peak), "rms", num(m->last.rms), "momentary",
-		              num(m->last.momentary), "clips", (json_int_t)m->last.clips,
+		              num(m->last.peak), "rms", num(m->last.rms), "true_peak",
+		              num(m->last.true_peak), "peak_hold", num(m->last.peak_hold),
+		              "momentary", num(m->last.momentary), "short_term",
+		              num(m->last.short_term), "clips", (json_int_t)m->last.clips,
 		              "loss_pct", num(mic_loss_pct(m)), "jitter_ms", num(m->jitter_ms)));
 	}
 	pthread_mutex_unlock(&st->lock);

@@ -10,7 +10,8 @@ levels.update for 3 s. Checks: 25-35 updates in 3 s; the floor reads
 -20 +- 0.5 dB peak and -23 +- 0.5 LUFS momentary; the en channel and the
 booth's microphone show signal (peak above -40 dBFS) and the mic sits on en;
 listener counts are reported; a listener's levels.subscribe and
-levels.reset get core.error forbidden and no update.
+levels.reset get core.error forbidden and no update; a listener that
+leaves and comes back from the same address is counted as a reconnect.
 
 Usage: levels_interp.py --relay PATH --listen PATH --booth PATH --plugin-dir DIR
 """
@@ -83,7 +84,16 @@ def test(args):
                                    since=since, what=f"forbidden for levels.{verb}")
             time.sleep(0.5)
             check(not listener.messages("levels.update"), "the listener never gets levels")
+            before = last["health"]["reconnects"]
             listener.close()
+            time.sleep(0.3)
+            again = interp.Probe(relay.port, "en")
+            since = time.monotonic()
+            _, u = tech.wait_json(lambda m: m.get("type") == "levels.update"
+                                  and m["health"]["reconnects"] > before, since=since,
+                                  what="a reconnect counted in health")
+            print("reconnects:", before, "->", u["health"]["reconnects"])
+            again.close()
             tech.close()
 
 
