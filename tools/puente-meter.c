@@ -445,7 +445,7 @@ static void on_closed(void *user, int code, const char *reason)
 
 #define SYNOPSIS                                                                                   \
 	"Usage: " PROG " [--url ws://HOST:PORT/PATH] [--once] [--seconds N] [--help] "             \
-	               "[--version]\n"
+	"[--version]\n"
 
 static void usage(FILE *f)
 {
