@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "client/pcl.h"
+#include "client/toolkit.h"
 
 #define PROG  "puente-meter"
 #define AGENT PROG "/" PUENTE_VERSION
@@ -75,51 +76,9 @@ struct meter {
 	unsigned long long alarm_events;
 };
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void vsay(const char *fmt, va_list ap)
-{
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-}
-
-static void fail(struct meter *m, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct meter *m, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	if (!m->fatal)
-		m->fatal = status;
-}
+#define fail(m, status, ...) pcl_fail(&(m)->fatal, status, __VA_ARGS__)
+#define warn(...)            pcl_warn(__VA_ARGS__)
+#define mono_ms()            pcl_mono_ms()
 
 /* --- fields --- */
 
@@ -332,7 +291,7 @@ static void on_update(struct meter *m, json_t *msg)
 		if (m->updates >= ONCE_AFTER && !m->printed_once) {
 			print_update(m, msg);
 			m->printed_once = true;
-			g_stop = 1;
+			pcl_stop = 1;
 		}
 	} else if (m->tty || now - m->last_plain_ms >= PLAIN_EVERY_MS) {
 		m->last_plain_ms = now;
@@ -476,17 +435,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsay(fmt, ap);
-	va_end(ap);
-	fputs(SYNOPSIS "Try '" PROG " --help' for more information.\n", stderr);
-	return 2;
-}
+#define bad_usage(...) pcl_bad_usage(SYNOPSIS, __VA_ARGS__)
 
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -501,7 +450,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {0},
 	};
 	struct pcl_url url;
-	char *end;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL};
@@ -518,10 +466,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->once = true;
 			break;
 		case OPT_SECONDS:
-			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o->seconds > 0) ||
-			    o->seconds > MAX_SECONDS)
+			if (!pcl_parse_seconds(optarg, MAX_SECONDS, &o->seconds))
 				return bad_usage("bad --seconds '%s': a number of seconds above 0",
 				                 optarg);
 			break;
@@ -553,7 +498,7 @@ static void run(struct meter *m)
 
 	if (m->opt.once && end - start > ONCE_TIMEOUT_MS)
 		end = start + ONCE_TIMEOUT_MS;
-	while (!g_stop && !m->fatal) {
+	while (!pcl_stop && !m->fatal) {
 		int64_t now = mono_ms();
 
 		if (now >= end)
@@ -585,17 +530,15 @@ int main(int argc, char **argv)
 	    .json = on_json,
 	    .closed = on_closed,
 	};
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
 	static struct meter m;
 	int status, err;
 
+	pcl_set_prog(PROG);
 	status = parse_args(argc, argv, &m.opt);
 	if (status >= 0)
 		return status;
 	m.tty = !m.opt.once && isatty(STDOUT_FILENO);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	pcl_catch_signals();
 
 	m.cl = pcl_create(m.opt.url, &cb, &m, &err);
 	if (!m.cl)
