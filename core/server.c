@@ -141,6 +141,11 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 		puente__plugins_start_timers(plugins, s->ctx);
 	log_info("listening on http://%s:%d/ (WebSocket ws://%s:%d%s)", cfg->bind, s->port,
 	         cfg->bind, s->port, PUENTE_WS_PATH);
+	/* The plugins' pages, as links a person can open (the plugins knew no port). */
+	for (size_t i = 0; plugins && i < plugins->n; i++)
+		if (plugins->slots[i].mount_path[0])
+			log_info("page: http://%s:%d%s/", cfg->bind, s->port,
+			         plugins->slots[i].mount_path);
 	return 0;
 }
 
