@@ -1872,16 +1872,9 @@ static int parse_args(int argc, char **argv, struct options *o, struct http_url 
 		case OPT_QUIET:
 			o->quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf(PROG " " PUENTE_VERSION "\n");
-			return 0;
-		case ':':
-			return bad_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_usage("unknown option '%s'", argv[optind - 1]);
+			return pcl_common_option(c, c == OPT_VERSION, argv, SYNOPSIS, usage,
+			                         PUENTE_VERSION);
 		}
 	}
 	if (optind < argc)

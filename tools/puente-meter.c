@@ -470,17 +470,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("bad --seconds '%s': a number of seconds above 0",
 				                 optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-		case OPT_VERSION:
-			printf(PROG " " PUENTE_VERSION "\n");
-			return 0;
-		case ':':
-			return bad_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_usage("unknown option '%s'", argv[optind - 1]);
+			return pcl_common_option(c, c == OPT_VERSION || c == 'V', argv, SYNOPSIS,
+			                         usage, PUENTE_VERSION);
 		}
 	}
 	if (optind < argc)

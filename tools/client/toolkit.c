@@ -70,6 +70,22 @@ int pcl_bad_usage(const char *synopsis, const char *fmt, ...)
 	return 2;
 }
 
+int pcl_common_option(int c, bool is_version, char **argv, const char *synopsis,
+                      void (*usage)(FILE *), const char *version)
+{
+	if (c == 'h') {
+		usage(stdout);
+		return 0;
+	}
+	if (is_version) {
+		printf("%s %s\n", g_prog, version);
+		return 0;
+	}
+	if (c == ':')
+		return pcl_bad_usage(synopsis, "option '%s' needs a value", argv[optind - 1]);
+	return pcl_bad_usage(synopsis, "unknown option '%s'", argv[optind - 1]);
+}
+
 bool pcl_parse_seconds(const char *arg, double max, double *seconds)
 {
 	char *end;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,13 @@ void pcl_note(bool quiet, const char *fmt, ...) __attribute__((format(printf, 2,
 void pcl_fail(int *fatal, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A bad command line: the message, the synopsis and a pointer to --help; returns 2. */
 int pcl_bad_usage(const char *synopsis, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The options every tool shares and getopt's own errors, for the default
+ * case of a tool's option switch: -h/--help prints usage, is_version prints
+ * "PROG VERSION", ':' and '?' are bad usage. Returns the exit status.
+ */
+int pcl_common_option(int c, bool is_version, char **argv, const char *synopsis,
+                      void (*usage)(FILE *), const char *version);
 
 /* --seconds: a number above 0 and at most max. */
 bool pcl_parse_seconds(const char *arg, double max, double *seconds);
