@@ -9,14 +9,11 @@ Run with /usr/bin/python3.
 """
 
 import argparse
-import base64
 import calendar
 import json
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -24,8 +21,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "rt"))
 import harness  # noqa: E402
 from harness import check  # noqa: E402
+from rtlib import WsProbe  # noqa: E402
 
 RATE = 48000
 URL_RE = re.compile(r"caption URL for (\S+) \(([^)]*)\): (/captions/api\?token=[0-9A-Za-z]+)")
@@ -271,97 +270,18 @@ def check_answer_stamp(answer, what):
           f"{what}: server time {first} is not now (UTC)")
 
 
-class Ws:
-    """A minimal WebSocket client (stdlib): connects to /ws with subprotocol
-    puente.v1 and records every JSON message and the close frame, with their
-    monotonic arrival times. Audio is counted, not kept."""
+class Ws(WsProbe):
+    """rtlib's stdlib WebSocket client, subscribed to nothing: records every
+    JSON message and the close frame with their monotonic arrival times."""
 
     def __init__(self, port):
-        self.events = []
-        self.audio = 0
-        self.lock = threading.Lock()
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: puente.v1\r\n\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            check(chunk, "WebSocket handshake: connection closed")
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        check(head.startswith(b"HTTP/1.1 101"), f"WebSocket handshake refused: {head[:120]!r}")
-        self.sock.settimeout(None)
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._reader, daemon=True)
-        self.thread.start()
+        super().__init__(port, channel=None)
 
     def send_frame(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        hdr = bytes([0x80 | opcode])
-        if n < 126:
-            hdr += bytes([0x80 | n])
-        elif n < 65536:
-            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-        try:
-            self.sock.sendall(hdr + mask + masked)
-        except OSError:
-            pass
+        self._send(opcode, payload)
 
     def send(self, obj):
-        self.send_frame(1, json.dumps(obj, ensure_ascii=False).encode())
-
-    def _recv_exact(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _reader(self):
-        msg = b""
-        try:
-            while True:
-                b0, b1 = self._recv_exact(2)
-                op, fin, n = b0 & 0x0F, b0 & 0x80, b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack(">H", self._recv_exact(2))[0]
-                elif n == 127:
-                    n = struct.unpack(">Q", self._recv_exact(8))[0]
-                payload = self._recv_exact(n)
-                if op == 9:
-                    self.send_frame(10, payload)
-                    continue
-                if op == 8:
-                    code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
-                    with self.lock:
-                        self.events.append((time.monotonic(), "close",
-                                            (code, payload[2:].decode("utf-8", "replace"))))
-                    self.send_frame(8, payload[:2])
-                    break
-                if op in (1, 2):
-                    msg, kind = payload, op
-                else:
-                    msg += payload
-                if not fin:
-                    continue
-                if kind == 1:
-                    with self.lock:
-                        self.events.append((time.monotonic(), "json", json.loads(msg)))
-                else:
-                    self.audio += 1
-        except (EOFError, OSError, ValueError):
-            pass
-        finally:
-            self.closed.set()
+        self._send(1, json.dumps(obj, ensure_ascii=False).encode())
 
     def messages(self, type_=None):
         with self.lock:
@@ -400,13 +320,6 @@ class Ws:
         check(m.get("type") == "core.hello" and m.get("role") == role,
               f"core.hello as {role}: {m}")
 
-    def close(self):
-        self.send_frame(8, struct.pack(">H", 1000))
-        self.closed.wait(3)
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class RoomClock:

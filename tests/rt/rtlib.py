@@ -350,7 +350,8 @@ class Relay:
 # ---- a minimal WebSocket client ----
 
 class WsProbe:
-    """Connects, subscribes to a channel and records every message.
+    """Connects, subscribes to a channel (unless channel is None) and records
+    every message.
 
     events: list of (t_mono, kind, data): kind 'json' -> dict;
     'audio' -> (flags, seq, media_time, payload); 'close' -> (code, reason).
@@ -378,7 +379,8 @@ class WsProbe:
         self.closed = threading.Event()
         self.t = threading.Thread(target=self._reader, daemon=True)
         self.t.start()
-        self.send_json({"type": "core.subscribe", "channel": channel})
+        if channel is not None:
+            self.send_json({"type": "core.subscribe", "channel": channel})
 
     def _send(self, opcode, payload):
         mask = os.urandom(4)
