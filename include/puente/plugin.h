@@ -193,6 +193,19 @@ struct puente_host {
 	void (*relay_stats)(void *ctx, struct puente_relay_stats *out);
 	/* Service thread: fills up to cap entries; returns how many clients there are. */
 	int (*clients)(void *ctx, struct puente_client_info *out, size_t cap);
+	/*
+	 * Service thread: what a client's invitation allows, by key: "booths"
+	 * (interpreters) or "languages" (captioners) as comma-separated names,
+	 * "invitee" (its id), "name". NULL when unrestricted or not invited.
+	 * Valid while the client is connected.
+	 */
+	const char *(*client_grant)(void *ctx, puente_client_id client, const char *key);
+	/*
+	 * Service thread: records a listener's choice in the attendance log,
+	 * e.g. ("captions", "es"), or ("captions", NULL) when turned off.
+	 */
+	void (*attendance_note)(void *ctx, puente_client_id client, const char *what,
+	                        const char *value);
 };
 
 /* The descriptor a plugin exports. Optional members may be NULL. */
