@@ -42,7 +42,8 @@ run('browser_booth', 170000, async () => {
   const wav = speechWav(tempDir('puente-speech-'), SPEECH);
   const relay = await startRelay({ ...opt, config: CONFIG, args: ['--tone', '--plugin-dir', opt.pluginDir] });
   check(/plugin interpretation .*loaded/.test(relay.stderr), `the relay loaded the plugin:\n${relay.stderr}`);
-  const boothUrl = `${relay.http}interpretation/`;
+  const boothUrl = relay.pageFor('interpretation/', 'interpreter', 0);
+  const boothUrl2 = relay.pageFor('interpretation/', 'interpreter', 1);
   const csp = await checkCsp(boothUrl);
   console.log(`booth page CSP: ${csp}`);
 
@@ -209,7 +210,7 @@ run('browser_booth', 170000, async () => {
   // Handover: a second booth page asks (H), the first hands over (H).
   const booth2 = await newPage(context, 'booth2');
   const b2 = () => booth2.evaluate(() => JSON.parse(JSON.stringify(window.puenteBooth)));
-  await booth2.goto(boothUrl);
+  await booth2.goto(boothUrl2);
   await waitFor(async () => (await b2()).state === 'ready', 10000, 'second booth page ready');
   await tabTo(booth2, 'the join button', (e) => e.id === 'join');
   await booth2.keyboard.press('Enter');

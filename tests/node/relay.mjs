@@ -3,7 +3,7 @@
 // and as a hand-rolled client over a raw socket.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,6 +138,26 @@ export function tempDir(prefix) {
 
 // ---- the relay process -------------------------------------------------------
 
+export const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
+
+// Invitations as puente-token writes them (tests/lib/invitations.py does the
+// same for the python tests): perRole invitees "<role>-<n>" whose tokens the
+// test keeps; the relay only sees their SHA-256.
+export function writeInvitations(file, perRole = 4) {
+  const tokens = {};
+  const invitees = [];
+  for (const role of ROLES) {
+    for (let n = 0; n < perRole; n++) {
+      const id = `${role}-${n}`;
+      const token = randomBytes(16).toString('base64url');
+      tokens[id] = token;
+      invitees.push({ id, hash: createHash('sha256').update(token).digest('hex'), email: `${id}@test.invalid`, name: id, role, lang: 'en' });
+    }
+  }
+  writeFileSync(file, JSON.stringify({ version: 1, event: 'test', invitees }), { mode: 0o600 });
+  return tokens;
+}
+
 // Starts the relay. opts: relay, webRoot, port (default 0: a free one), args
 // (extra flags), config (INI text written to a temp file, passed as --config).
 export async function startRelay(opts) {
@@ -148,6 +168,20 @@ export async function startRelay(opts) {
     args.push('--config', file);
   }
   args.push(...(opts.args || []));
+  // Unless the test sets up access itself: known invitations, and anonymous
+  // listening allowed (most tests just listen).
+  // invitesFrom: a relay restarted on the same invitations (pages keep their links).
+  let tokens = {};
+  if (opts.invitesFrom) {
+    tokens = opts.invitesFrom.tokens;
+    args.push('--invitees', opts.invitesFrom.invitees);
+    args.push('--anonymous-listeners', 'yes');
+  } else if (!args.some((a) => a.startsWith('--invitees'))) {
+    const file = path.join(tempDir('puente-invites-'), 'invitees.json');
+    tokens = writeInvitations(file);
+    args.push('--invitees', file);
+    if (!args.some((a) => a.startsWith('--anonymous-listeners'))) args.push('--anonymous-listeners', 'yes');
+  }
   const proc = spawn(opts.relay, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   const relay = {
     proc,
@@ -156,6 +190,12 @@ export async function startRelay(opts) {
     stderr: '',
     exit: null, // {code, signal} once exited
     port: 0,
+    tokens,
+    invitees: args[args.indexOf('--invitees') + 1],
+    token: (role, n = 0) => tokens[`${role}-${n}`],
+    // The WebSocket URL, and a page's personal link, for role's n-th invitee.
+    wsFor: (role, n = 0) => `${relay.ws}?t=${tokens[`${role}-${n}`]}`,
+    pageFor: (page, role, n = 0) => `${relay.http}${page.replace(/^\//, '')}#t=${tokens[`${role}-${n}`]}`,
   };
   relay.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
