@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/pcl.h"
 #include "client/toolkit.h"
 #include "puente/access.h"
 #include "token/links.h"
@@ -452,6 +453,7 @@ static int list_cmd(const struct options *o, struct puente_invitees *list)
 	for (size_t i = 0; i < list->n; i++) {
 		const struct puente_invitee *inv = &list->v[i];
 		char from[32] = "", until[32] = "", revoked[32] = "";
+		char id[64], lang[64], email[256], name[512];
 
 		if (inv->not_before)
 			when_format(inv->not_before, from, sizeof(from));
@@ -471,8 +473,12 @@ static int list_cmd(const struct options *o, struct puente_invitees *list)
 			csv_field(revoked, true);
 			continue;
 		}
-		printf("%-6s %-8s %-12s %-5s %s  %s", inv->id, status(inv, now), inv->role,
-		       inv->lang ? inv->lang : "-", inv->email, inv->name ? inv->name : "");
+		/* A hand-edited store must not drive the terminal. */
+		printf("%-6s %-8s %-12s %-5s %s  %s", pcl_sanitize(id, sizeof(id), inv->id),
+		       status(inv, now), inv->role,
+		       pcl_sanitize(lang, sizeof(lang), inv->lang ? inv->lang : "-"),
+		       pcl_sanitize(email, sizeof(email), inv->email),
+		       pcl_sanitize(name, sizeof(name), inv->name ? inv->name : ""));
 		if (*from || *until)
 			printf("  [%s .. %s]", *from ? from : "", *until ? until : "");
 		putchar('\n');

@@ -133,7 +133,8 @@ def first_issue(t, d):
                                     "lee@example.org"]] == ["p0001", "p0002", "p0003", "p0004"],
           "ids are not p0001.. in file order")
     for name in ("invitees.json", "links.csv"):
-        check(mode(os.path.join(d, name)) == 0o600, f"{name} mode {oct(mode(os.path.join(d, name)))}")
+        got = mode(os.path.join(d, name))
+        check(got == 0o600, f"{name} mode {oct(got)}")
     check(sorted(os.listdir(d)) == ["invitees.json", "links.csv", "people.csv"],
           f"stray files: {os.listdir(d)}")
     print("issue: 4 links, hashes match, mode 0600, names intact")
@@ -217,7 +218,8 @@ BAD = [
     ("unknown role", "email,name,role,lang\r\na@example.org,A,listener,es\r\n"
      "b@example.org,B,chair,es\r\n".encode(), "line 3: unknown role 'chair'"),
     ("duplicate email", "email,name,role,lang\na@example.org,A,listener,es\n"
-     "A@Example.org,A2,listener,es\n".encode(), "line 3: e-mail A@Example.org is already on line 2"),
+     "A@Example.org,A2,listener,es\n".encode(),
+     "line 3: e-mail A@Example.org is already on line 2"),
     ("missing column", "email,name,role\na@example.org,A,listener\n".encode(),
      "line 1: no 'lang' column"),
     ("bad UTF-8", b"email,name,role,lang\na@example.org,Jos\xe9,listener,es\n",

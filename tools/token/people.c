@@ -154,7 +154,7 @@ static char *dup_or_null(struct reader *r, const char *s)
 	return d;
 }
 
-/* "es; en, fr" -> "es,en,fr"; NULL when empty. check validates each item. */
+/* "es; en, fr" -> "es,en,fr"; NULL when empty. check (or NULL) judges each item, setting *bad. */
 static char *join_list(struct reader *r, const char *s, bool (*check)(const char *), bool *bad)
 {
 	char *copy = strdup(s), *out = malloc(strlen(s) + 1), *save = NULL;
@@ -291,7 +291,7 @@ static void person(struct reader *r)
 	if (bad_langs)
 		problem(r, p.line, "languages: '%.60s' is not a list of language tags",
 		        field(r, COL_LANGUAGES));
-	p.booths = join_list(r, field(r, COL_BOOTHS), NULL, &bad_langs);
+	p.booths = join_list(r, field(r, COL_BOOTHS), NULL, NULL);
 	p.email = strdup(email);
 	p.name = strdup(field(r, COL_NAME));
 	p.role = strdup(puente_role_from_name(role) >= 0
