@@ -72,7 +72,9 @@ static void build_mounts(struct puente__server *s)
 		         s->cfg->plugin_web_root, p->slots[i].name);
 		if (stat(s->plugin_web[k], &st) || !S_ISDIR(st.st_mode))
 			continue;
-		snprintf(p->slots[i].mount_path, sizeof(p->slots[i].mount_path), "/%s",
+		/* Two fields of one struct: gcc cannot tell they do not overlap. */
+		p->slots[i].mount_path[0] = '/';
+		snprintf(p->slots[i].mount_path + 1, sizeof(p->slots[i].mount_path) - 1, "%s",
 		         p->slots[i].name);
 		memset(m, 0, sizeof(*m));
 		m->mountpoint = p->slots[i].mount_path;
