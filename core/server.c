@@ -141,7 +141,8 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 		info.ssl_private_key_filepath = cfg->key;
 		/* Plain and TLS share the port only when plain is allowed. */
 		if (cfg->tls_required == 0)
-			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+			                LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 	}
 
 	s->ctx = lws_create_context(&info);
