@@ -370,8 +370,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (r.event_fig.not_in_store)
-		pcl_warn("%zu participants have an id that %s lacks (see the notes of the report)",
-		         r.event_fig.not_in_store, r.opt.store);
+		pcl_warn("participants whose id %s lacks: %zu (see the notes of the report)",
+		         r.opt.store, r.event_fig.not_in_store);
 	rep = (struct rpt_report){
 	    .title = r.opt.store ? r.store.event : NULL,
 	    .log = &r.log,

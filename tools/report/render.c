@@ -250,9 +250,10 @@ static void md_when(FILE *f, const struct rpt_report *r, const struct rpt_part *
 		md(f, run->room);
 	}
 	if (run)
-		fputs(run->stopped ? "; the relay stopped cleanly"
-		                   : "; the relay ended without a clean stop (a crash?): its last "
-		                     "connections end at its last log line",
+		fputs(run->stopped
+		          ? "; the relay stopped cleanly"
+		          : "; the relay ended without a clean stop (a crash?): connections "
+		            "still open end at its last log line",
 		      f);
 	fputs(".\n\n", f);
 }
@@ -319,32 +320,28 @@ static void md_notes(FILE *f, const struct rpt_report *r)
 	size_t crashed = crashed_runs(log);
 
 	fputs("## Notes\n\n", f);
-	fprintf(f, "- The log has %zu lines and %zu relay runs.\n", log->lines, log->n_runs);
+	fprintf(f, "- Lines in the log: %zu; relay runs: %zu.\n", log->lines, log->n_runs);
 	if (log->not_json)
-		fprintf(f,
-		        "- %zu lines of the log are not JSON (a line torn by a crash, say) and "
-		        "were skipped.\n",
+		fprintf(f, "- Lines skipped, not JSON (a line torn by a crash, say): %zu.\n",
 		        log->not_json);
 	if (log->invalid)
-		fprintf(f,
-		        "- %zu lines of the log are not events of a known run and connection and "
-		        "were skipped.\n",
+		fprintf(f, "- Lines skipped, not an event of a known run and connection: %zu.\n",
 		        log->invalid);
 	if (crashed)
-		fprintf(f,
-		        "- %zu relay runs ended without a clean stop: their connections end at the "
-		        "run's last log line.\n",
-		        crashed);
+		fprintf(
+		    f,
+		    "- Relay runs that ended without a clean stop (their connections end at the "
+		    "run's last log line): %zu.\n",
+		    crashed);
 	if (r->store && r->event.fig->not_in_store)
 		fprintf(f,
-		        "- %zu participants have an id the store lacks: their country, sector and "
-		        "gender count as \"" RPT_NOT_GIVEN "\".\n",
+		        "- Participants whose id the store lacks (their country, sector and gender "
+		        "count as \"" RPT_NOT_GIVEN "\"): %zu.\n",
 		        r->event.fig->not_in_store);
 	fputs("- Participants are distinct invitees; anonymous listeners are counted apart, by "
 	      "connection.\n"
 	      "- Peak concurrent people counts an invitee once however many devices they use, and "
-	      "each\n"
-	      "  anonymous listener connection as one person.\n"
+	      "each anonymous listener connection as one person.\n"
 	      "- Minutes add up over connections: two listeners for ten minutes are twenty "
 	      "minutes.\n",
 	      f);

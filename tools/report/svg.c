@@ -103,10 +103,12 @@ static void group(FILE *f, const struct group *g, const struct rpt_tally *t, int
 		fprintf(f, "<text class=\"label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_X,
 		        *y + 13);
 		text(f, t->v[i].key, LABEL_MAX);
+		/* "not given" in grey: no answer is not a category like the others. */
 		fprintf(f,
 		        "</text><rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-		        "fill=\"#3b6ea5\"><title>",
-		        BAR_X, *y, w > 0 ? w : 1, BAR_H);
+		        "fill=\"%s\"><title>",
+		        BAR_X, *y, w > 0 ? w : 1, BAR_H,
+		        strcmp(t->v[i].key, RPT_NOT_GIVEN) ? "#3b6ea5" : "#9aa5b1");
 		text(f, t->v[i].key, 0);
 		fprintf(f, ": %" PRId64 "</title></rect>", t->v[i].n);
 		fprintf(f, "<text class=\"count\" x=\"%d\" y=\"%d\">%" PRId64 "</text></g>\n",
