@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <puente/access.h>
 
@@ -113,6 +114,20 @@ static bool parse_session(char *arg, struct rpt_scope *s)
 	return true;
 }
 
+static bool same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+
+	return a && b && !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino;
+}
+
+/* An output that is an input: a slip of the keyboard that would destroy the attendance log. */
+static bool overwrites(const char *out, const struct options *o)
+{
+	return same_file(out, o->log) || same_file(out, o->store);
+}
+
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -186,6 +201,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("--log FILE is needed: the relay's attendance log");
 	if (o->names && !o->store)
 		return bad_usage("--names needs --store FILE: names come from the invitee store");
+	if (overwrites(o->output, o) || overwrites(o->svg, o))
+		return bad_usage("--output and --svg must not name the log or the store: they "
+		                 "would be overwritten");
+	if (o->output && o->svg && !strcmp(o->output, o->svg))
+		return bad_usage("--output and --svg name the same file: give each its own");
 	if (o->svg && !o->store)
 		return bad_usage("--svg needs --store FILE: the chart shows countries, sectors "
 		                 "and genders from the invitee store");
@@ -248,6 +268,7 @@ static int run_sessions(struct report *r)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->log.n_runs; i++) {
 		struct rpt_scope *s = &o->sessions[i];
+		size_t same = 1;
 
 		if (!(s->windows = malloc(sizeof *s->windows)))
 			return -ENOMEM;
@@ -256,6 +277,18 @@ static int run_sessions(struct report *r)
 		s->n = 1;
 		s->run = (long)i;
 		s->name = rpt_time_format(r->log.runs[i].from, false, r->run_names[i], NAME_LEN);
+		/* Runs that started within the same minute (a quick restart) get "#2", "#3". */
+		for (size_t j = 0; j < i; j++) {
+			char other[NAME_LEN];
+
+			rpt_time_format(r->log.runs[j].from, false, other, sizeof other);
+			same += !strcmp(other, s->name);
+		}
+		if (same > 1) {
+			size_t n = strlen(s->name);
+
+			snprintf(r->run_names[i] + n, NAME_LEN - n, " #%zu", same);
+		}
 	}
 	return 0;
 }

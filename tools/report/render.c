@@ -183,7 +183,7 @@ int rpt_render_csv(FILE *f, const struct rpt_report *r)
 	const struct rpt_log *log = r->log;
 	struct csv c = {.f = f};
 
-	fputs("section,session,key,value\n", f);
+	row(&c, "section", "session", "key", "value");
 	csv_part(&c, r, &r->event);
 	if (r->names)
 		csv_attendees(&c, r->event.fig);
