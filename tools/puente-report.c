@@ -97,20 +97,20 @@ static void usage(FILE *f)
 /* "NAME=FROM/TO": NAME is all before the last '=' (times have none). */
 static bool parse_session(char *arg, struct rpt_scope *s)
 {
-	char *eq = strrchr(arg, '='), *slash;
-	struct rpt_window w;
+	char *eq = strrchr(arg, '='), *slash = eq ? strchr(eq + 1, '/') : NULL;
+	char from[64];
+	struct rpt_window w, *win;
 
-	if (!eq || eq == arg || !(slash = strchr(eq + 1, '/')))
+	if (!slash || eq == arg || (size_t)(slash - eq) > sizeof from)
 		return false;
-	*eq = *slash = '\0';
-	if (!rpt_time_parse(eq + 1, &w.from) || !rpt_time_parse(slash + 1, &w.to) || w.to <= w.from)
+	snprintf(from, sizeof from, "%.*s", (int)(slash - eq - 1), eq + 1);
+	if (!rpt_time_parse(from, &w.from) || !rpt_time_parse(slash + 1, &w.to) || w.to <= w.from)
 		return false;
-	if (!(s->windows = malloc(sizeof *s->windows)))
+	if (!(win = malloc(sizeof *win)))
 		return false;
-	*s->windows = w;
-	s->n = 1;
-	s->name = arg;
-	s->run = -1;
+	*win = w;
+	*eq = '\0'; /* the name, in place: argv lives as long as the report */
+	*s = (struct rpt_scope){.name = arg, .windows = win, .n = 1, .run = -1};
 	return true;
 }
 
