@@ -292,7 +292,8 @@ def run_report(args, *extra, expect=0):
 
 def read_csv(text):
     table = list(csv.reader(io.StringIO(text)))
-    check(table and table[0] == ["section", "session", "key", "value"], f"CSV header: {text[:60]!r}")
+    check(table and table[0] == ["section", "session", "key", "value"],
+          f"CSV header: {text[:60]!r}")
     return table[1:]
 
 
