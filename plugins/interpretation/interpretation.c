@@ -790,9 +790,9 @@ static int msg_handover_force(struct interp *st, struct client *c, const json_t 
 	t = client_find(st, (puente_client_id)json_integer_value(to));
 	if (!t)
 		return -EINVAL;
+	/* Not even a technician may put an interpreter where its invitation does not allow. */
 	if (check_grant(st, t, index))
-		return -EPERM; /* the technician may not put it where its invitation does not allow
-		                */
+		return -EPERM;
 	if (t->booth != index)
 		return -EINVAL;
 	b = &st->booths[index];
