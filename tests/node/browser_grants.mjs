@@ -1,21 +1,27 @@
-// The booth page offers only the booths its invitation allows. The relay
-// (booths es-en and fr) serves the page; a WebSocket route in front of it
-// sets `allowed_booths` in every interpretation.state, as the plugin sends it
-// to an interpreter whose invitation names booths, so the page is tested
-// whatever the relay's invitations:
+// The pages of invited interpreters and captioners. The relay (booths es-en
+// and fr, captions es and en) serves them; a WebSocket route in front of it
+// plays what the plugins do for an invitation with booths or languages, so
+// the pages are tested whatever the relay's invitations.
+//
+// The booth page offers only the booths in `allowed_booths` of
+// interpretation.state (the route sets it):
 //
 // - ["fr"]: only fr is offered, chosen by keyboard and joined; the relay's
 //   state then has this client in fr;
 // - []: no booth offered, Join disabled, the page says the link is for none
 //   of the booths (English, then Spanish by keyboard); axe-core;
 // - no field (a relay without invitations): every booth, as before.
+//
+// The captioner page, whose cues the relay refuses with `forbidden` (its
+// answer to a cue in a language the invitation does not name): it says the
+// invitation does not include that language, and the line comes back.
 
 import { check, need, options, run, startRelay, waitFor } from './relay.mjs';
 import { axeCheck, launch, newPage, tabTo } from './browser.mjs';
 
 const CONFIG = [
   '[core]',
-  'plugins = interpretation',
+  'plugins = interpretation, captions',
   '[channel.floor]',
   'label = Floor',
   'lang =',
@@ -30,6 +36,9 @@ const CONFIG = [
   'lang = fr',
   '[plugin.interpretation]',
   'booths = es-en, fr',
+  '[plugin.captions]',
+  'languages = es, en',
+  'archive_dir =',
   '',
 ].join('\n');
 
@@ -67,7 +76,7 @@ const view = (page) =>
     join: !document.getElementById('join').disabled,
   }));
 
-run('browser_booth_grants', 100000, async () => {
+run('browser_grants', 100000, async () => {
   const opt = options();
   const { chromium } = await need('playwright-core');
   await need('axe-core');
@@ -108,4 +117,38 @@ run('browser_booth_grants', 100000, async () => {
   check(JSON.stringify(v.radios) === '["es-en","fr"]' && !v.none && v.join, `every booth offered: ${JSON.stringify(v)}`);
   console.log(`ok without allowed_booths every booth is offered: ${JSON.stringify(v.radios)}`);
   await all.close();
+
+  // The captioner page (in Spanish: the switch above is remembered): every
+  // cue answered as the relay answers one in a language the invitation does
+  // not name.
+  const cp = await newPage(context, 'captioner');
+  await cp.routeWebSocket(/\/ws/, (ws) => {
+    const relay = ws.connectToServer();
+    relay.onMessage((m) => ws.send(m));
+    ws.onMessage((m) => {
+      const msg = typeof m === 'string' ? JSON.parse(m) : null;
+      if (msg && msg.type === 'captions.cue') {
+        ws.send(JSON.stringify({ type: 'core.error', code: 'forbidden', message: 'not allowed for this role', ref: 'captions.cue' }));
+      } else {
+        relay.send(m);
+      }
+    });
+  });
+  await cp.goto(`${relay.http}captions/`);
+  await waitFor(async () => (await cp.evaluate(() => window.puenteCaptioner.state)) === 'ready', 10000, 'the captioner page ready');
+  await cp.focus('#line');
+  await cp.keyboard.type('Buenos días');
+  await cp.keyboard.press('Enter');
+  const refusal = await waitFor(
+    () =>
+      cp.evaluate(() => {
+        const a = document.getElementById('alert');
+        return /no incluye subtítulos en/.test(a.textContent) ? { text: a.textContent, box: document.getElementById('line').value } : null;
+      }),
+    5000,
+    'the captioner page says the invitation does not include the language',
+  );
+  check(refusal.box === 'Buenos días', `the refused line is back in the box: ${refusal.box}`);
+  check(cp.problems.length === 0, `no page error: ${cp.problems.join('; ')}`);
+  console.log(`ok captioner: "${refusal.text}"`);
 });
