@@ -3,12 +3,12 @@
 
 people.csv -> puente-token issue -> links.csv and invitees.json -> the
 relay (--invitees, --attendance) -> people enter with their links, choose
-channels and captions, one opens her link on a second device, one is
+channels and captions, the captioner's language grant holds, one opens her link on a second device, one is
 revoked with puente-token revoke while connected -> puente-report.
 
-The report must count what happened: 4 participants (the revoked one
+The report must count what happened: 5 participants (the revoked one
 included, the one on two devices once), by country and sector as in the
-CSV, a peak of 4 people, and minutes on es and with English captions.
+CSV, a peak of 5 people, and minutes on es and with English captions.
 """
 
 import argparse
@@ -29,6 +29,7 @@ ben@example.org,"Ben Okafor, PhD",listener,en,BB,civil society,male,,
 carla@example.org,Carla Díaz,listener,es,CR,academia,,,
 dev@example.org,Dev Patel,captioner,en,AR,civil society,male,,en
 eve@example.org,Eve Martin,listener,en,CO,government,female,,
+gus@example.org,Gus Rojas,interpreter,es,CR,academia,male,es-en,
 """
 CONFIG = """[plugin.interpretation]
 booths = es-en
@@ -76,7 +77,7 @@ def test(args):
                    "--base-url", "http://127.0.0.1:8080", "--event", "Workflow test")
         print("puente-token:", out.strip())
         tok = links_of(links)
-        check(len(tok) == 5, f"five links: {sorted(tok)}")
+        check(len(tok) == 6, f"six links: {sorted(tok)}")
 
         with harness.Relay(args.relay, ["--tone", "--config", ini, "--invitees", store,
                                         "--anonymous-listeners", "no",
@@ -86,6 +87,20 @@ def test(args):
             ben = enter(port, tok["ben@example.org"], "floor")
             carla = enter(port, tok["carla@example.org"], "es")
             dev = enter(port, tok["dev@example.org"])
+            # Dev's invitation grants captions in English only.
+            dev.send_json({"type": "captions.cue", "lang": "es", "text": "Hola", "final": True})
+            err = dev.wait_json(lambda m: m.get("type") == "core.error", what="the refusal")
+            check(err.get("code") == "forbidden", f"Dev's Spanish cue: {err}")
+            dev.send_json({"type": "captions.cue", "lang": "en", "text": "Hello all",
+                           "final": True})
+            cue = ana.wait_json(lambda m: m.get("type") == "captions.cue", what="Dev's cue")
+            check(cue.get("text") == "Hello all", f"Ana reads Dev's English cue: {cue}")
+            # Gus's invitation names his booth: the relay's state says so.
+            gus = enter(port, tok["gus@example.org"])
+            gus.send_json({"type": "interpretation.join", "booth": "es-en"})
+            st = gus.wait_json(lambda m: m.get("type") == "interpretation.state"
+                               and m.get("allowed_booths") is not None, what="his state")
+            check(st["allowed_booths"] == ["es-en"], f"Gus's allowed booths: {st}")
             time.sleep(1.5)
             # Ana opens her link on a second device: the first is taken over.
             ana2 = enter(port, tok["ana@example.org"], "es", "en")
@@ -98,7 +113,7 @@ def test(args):
             again = Door(port, "/ws?t=" + tok["ben@example.org"])
             check(again.status == 403, f"Ben's link after revoke: {again.status}")
             time.sleep(1.0)
-            for d in (ana2, carla, dev):
+            for d in (ana2, carla, dev, gus):
                 d.close()
             log = "\n".join(relay.lines)
             for t in tok.values():
@@ -115,11 +130,13 @@ def test(args):
             check(len(hit) == 1, f"report has {section}/{key}: {hit}")
             return hit[0]
 
-        check(value("participants", "total") == "4", "4 participants (Eve never came)")
-        check(value("peak", "people") == "4", "a peak of 4 people (Ana's two devices are one)")
+        check(value("participants", "total") == "5", "5 participants (Eve never came)")
+        check(value("peak", "people") == "5", "a peak of 5 people (Ana's two devices are one)")
         check(value("participants_by_role", "listener") == "3"
-              and value("participants_by_role", "captioner") == "1", "3 listeners, 1 captioner")
-        check(value("country", "CR") == "2" and value("country", "BB") == "1"
+              and value("participants_by_role", "captioner") == "1"
+              and value("participants_by_role", "interpreter") == "1",
+              "3 listeners, 1 captioner, 1 interpreter")
+        check(value("country", "CR") == "3" and value("country", "BB") == "1"
               and value("country", "AR") == "1", "countries from the CSV")
         check(value("sector", "civil society") == "2", "sectors from the CSV")
         es = float(value("channel_minutes", "es"))
@@ -129,7 +146,7 @@ def test(args):
               f"minutes: es {es}, English captions {en_caps}")
         text = r.stdout
         check("Pérez" not in text and "example.org" not in text, "no names without --names")
-        print(f"ok report: 4 participants, peak 4, es {es} min, English captions {en_caps} min")
+        print(f"ok report: 5 participants, peak 5, es {es} min, English captions {en_caps} min")
 
 
 def main():
