@@ -472,6 +472,9 @@ static json_t *health(struct levels *st)
 	                        "listeners_by_channel", by, "dropped", (json_int_t)dropped,
 	                        "stalled", (json_int_t)stalled, "refused", (json_int_t)refused,
 	                        "reconnects", (json_int_t)st->reconnects, "lagging", lagging);
+	if (st->has_stats)
+		json_object_set_new(out, "rate_limited",
+		                    json_integer((json_int_t)st->stats.rate_limited));
 	/* Who was kept out at the door, and why. */
 	st->has_access = PUENTE_HAS(h, access_stats) && h->access_stats;
 	if (st->has_access) {

@@ -338,6 +338,7 @@ function renderHealth(h) {
   $('h-dropped').textContent = fmtNum(h.dropped);
   $('h-stalled').textContent = fmtNum(h.stalled);
   $('h-refused').textContent = fmtNum(h.refused);
+  $('h-rate-limited').textContent = fmtNum(h.rate_limited);
   const door = h.access && typeof h.access === 'object' ? h.access : {};
   $('h-door-links').textContent = fmtNum(door.refused_token);
   $('h-door-bans').textContent = fmtNum(door.banned_now);
