@@ -40,8 +40,9 @@ struct pcl_client {
 	enum pcl_state state;
 	bool closed_reported;
 	int close_code;
-	char close_reason[PCL_REASON_MAX + 1];
-	int local_code; /* sent by us (pcl_close or 1009); 0 = none */
+	char close_reason[160]; /* a close frame's reason, or why it never opened */
+	int http_status;        /* the status of a refused upgrade; 0 = none */
+	int local_code;         /* sent by us (pcl_close or 1009); 0 = none */
 	char local_reason[PCL_REASON_MAX + 1];
 	int peer_code; /* from the peer's close frame; 0 = none */
 	char peer_reason[PCL_REASON_MAX + 1];
@@ -268,6 +269,15 @@ static int pcl_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		c->wsi = NULL;
+		/* lws says only "not 101"; the status tells a refused link apart. */
+		c->http_status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
+		if (c->http_status >= 400) {
+			char why[sizeof(c->close_reason)];
+
+			pcl_set_over(c, 0, pcl_refusal_text(c->http_status, why, sizeof(why)));
+			break;
+		}
+		c->http_status = 0;
 		if (in && len) {
 			size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 
@@ -566,4 +576,9 @@ int pcl_close(struct pcl_client *c, int code, const char *reason)
 const struct pcl_counters *pcl_counters(const struct pcl_client *c)
 {
 	return &c->counters;
+}
+
+int pcl_http_status(const struct pcl_client *c)
+{
+	return c->http_status;
 }

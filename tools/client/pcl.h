@@ -66,6 +66,60 @@ struct pcl_url {
  */
 int pcl_url_parse(const char *url, struct pcl_url *out);
 
+/* --- personal links (pcl_link.c) --- */
+
+/* Longest token accepted, NUL included; the relay's are 22 characters. */
+#define PCL_TOKEN_MAX 128
+#define PCL_URL_MAX   (PCL_HOST_MAX + PCL_PATH_MAX + PCL_TOKEN_MAX + 16)
+/* Close codes of an invited session (README "Personal links"). */
+#define PCL_CLOSE_REVOKED    4403 /* the invitation was revoked while connected */
+#define PCL_CLOSE_TAKEN_OVER 4409 /* the same link was opened on another device */
+
+/* Where a tool connects, and with which token. */
+struct pcl_target {
+	char url[PCL_URL_MAX];     /* the WebSocket URL without the token: safe to print */
+	char connect[PCL_URL_MAX]; /* url with t=TOKEN when there is one: for pcl_create() */
+	bool has_token;
+};
+
+/*
+ * True for 1 to PCL_TOKEN_MAX - 1 characters of base64url ([A-Za-z0-9_-]):
+ * what can go into a URL as it is. Whether the relay knows it is its call.
+ */
+bool pcl_token_valid(const char *token);
+
+/*
+ * Reads a token from the first line of path (trailing CR, spaces and tabs
+ * dropped). 0, -errno (unreadable), or -EINVAL (empty or not a token).
+ */
+int pcl_token_read(const char *path, char token[PCL_TOKEN_MAX]);
+
+/*
+ * Splits url, a WebSocket URL (ws:// or wss://) or a personal link
+ * (http:// or https://, the page anywhere, "#t=TOKEN" or "?t=TOKEN"), into
+ * the relay's WebSocket URL without the token (ws_url) and the token
+ * (token, "" when there is none). A link's http becomes ws and https wss,
+ * its port stays (80 and 443 by default) and its path becomes
+ * PUENTE_WS_PATH; a WebSocket URL keeps its path. Returns 0 or -EINVAL.
+ */
+int pcl_link_parse(const char *url, char ws_url[PCL_URL_MAX], char token[PCL_TOKEN_MAX]);
+
+/*
+ * The tools' --url, --token, --token-file and PUENTE_TOKEN (env) in one
+ * target; each may be NULL. The token is the first of: --token,
+ * --token-file, the one in url, env. Returns 0, or -EINVAL / -errno with
+ * one line in err for "PROG: ..." that never contains the token.
+ */
+int pcl_target_resolve(struct pcl_target *out, const char *url, const char *token,
+                       const char *token_file, const char *env, char *err, size_t errlen);
+
+/*
+ * What an HTTP status refusing the WebSocket upgrade means for a personal
+ * link, as one line ("the relay refused the connection (HTTP 403: ...): ..."),
+ * written to buf. Returns buf.
+ */
+const char *pcl_refusal_text(int status, char *buf, size_t cap);
+
 /* One audio message, validated; everything borrowed for the callback only. */
 struct pcl_audio {
 	struct puente_header hdr;
@@ -169,6 +223,13 @@ void pcl_wake(struct pcl_client *c);
 int pcl_close(struct pcl_client *c, int code, const char *reason);
 
 const struct pcl_counters *pcl_counters(const struct pcl_client *c);
+
+/*
+ * The HTTP status with which the relay refused the WebSocket upgrade (401,
+ * 403, 409, 429, 503 ...), or 0 when it did not (never reached, or opened).
+ * Then cb->closed had code 0 and pcl_refusal_text() as its reason.
+ */
+int pcl_http_status(const struct pcl_client *c);
 
 /* Wall clock, microseconds since 1970. */
 int64_t pcl_now_unix_us(void);

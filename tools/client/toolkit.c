@@ -86,6 +86,22 @@ int pcl_common_option(int c, bool is_version, char **argv, const char *synopsis,
 	return pcl_bad_usage(synopsis, "unknown option '%s'", argv[optind - 1]);
 }
 
+int pcl_target_option(struct pcl_target *target, const char *url, const char *token,
+                      const char *token_file, const char *synopsis)
+{
+	char err[256];
+
+	if (pcl_target_resolve(target, url, token, token_file, getenv("PUENTE_TOKEN"), err,
+	                       sizeof(err)) < 0)
+		return pcl_bad_usage(synopsis, "%s", err);
+	return -1;
+}
+
+const char *pcl_connect_hint(const struct pcl_client *c)
+{
+	return pcl_http_status(c) ? "" : " (is the relay running there?)";
+}
+
 bool pcl_parse_seconds(const char *arg, double max, double *seconds)
 {
 	char *end;
