@@ -37,6 +37,16 @@ static const char default_ini[] = "[core]\n"
                                   "log_level = info\n"
                                   "plugins = interpretation, captions, levels\n"
                                   "\n"
+                                  "[access]\n"
+                                  "anonymous_listeners = no\n"
+                                  "duplicate = takeover\n"
+                                  "clock_tolerance = 120\n"
+                                  "ban_failures = 10\n"
+                                  "ban_window = 120\n"
+                                  "ban_time = 300\n"
+                                  "max_pending_per_address = 8\n"
+                                  "max_conns_per_address = 20\n"
+                                  "\n"
                                   "[channel.floor]\n"
                                   "label = Floor\n"
                                   "lang =\n"
@@ -176,6 +186,47 @@ int puente__config_set_core(struct puente__config *c, const char *k, const char 
 		return copy_str(c->plugin_dir, sizeof(c->plugin_dir), v);
 	if (!strcmp(k, "plugin_web_root"))
 		return copy_str(c->plugin_web_root, sizeof(c->plugin_web_root), v);
+	if (!strcmp(k, "cert"))
+		return copy_str(c->cert, sizeof(c->cert), v);
+	if (!strcmp(k, "key"))
+		return copy_str(c->key, sizeof(c->key), v);
+	if (!strcmp(k, "tls_required")) {
+		if (parse_bool(v, &b))
+			return -1;
+		c->tls_required = b;
+		return 0;
+	}
+	if (!strcmp(k, "public_url"))
+		return copy_str(c->public_url, sizeof(c->public_url), v);
+	return 1;
+}
+
+int puente__config_set_access(struct puente__config *c, const char *k, const char *v)
+{
+	if (!strcmp(k, "invitees"))
+		return copy_str(c->invitees, sizeof(c->invitees), v);
+	if (!strcmp(k, "anonymous_listeners"))
+		return parse_bool(v, &c->anonymous_listeners);
+	if (!strcmp(k, "duplicate")) {
+		if (strcmp(v, "takeover") && strcmp(v, "refuse"))
+			return -1;
+		c->takeover = !strcmp(v, "takeover");
+		return 0;
+	}
+	if (!strcmp(k, "attendance"))
+		return copy_str(c->attendance, sizeof(c->attendance), v);
+	if (!strcmp(k, "clock_tolerance"))
+		return parse_int(v, 0, 86400, &c->clock_tolerance_s);
+	if (!strcmp(k, "ban_failures"))
+		return parse_int(v, 1, 1000000, &c->ban_failures);
+	if (!strcmp(k, "ban_window"))
+		return parse_int(v, 1, 86400, &c->ban_window_s);
+	if (!strcmp(k, "ban_time"))
+		return parse_int(v, 0, 86400, &c->ban_s);
+	if (!strcmp(k, "max_pending_per_address"))
+		return parse_int(v, 0, 1000000, &c->max_pending_per_address);
+	if (!strcmp(k, "max_conns_per_address"))
+		return parse_int(v, 0, 1000000, &c->max_conns_per_address);
 	return 1;
 }
 
@@ -247,6 +298,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
 
 	if (!strcmp(section, "core"))
 		rc = puente__config_set_core(x->c, key, value);
+	else if (!strcmp(section, "access"))
+		rc = puente__config_set_access(x->c, key, value);
 	else if (!strncmp(section, "channel.", 8))
 		rc = channel_key(x, section + 8, key, value);
 	else if (!strncmp(section, "plugin.", 7) && section[7])
@@ -275,6 +328,7 @@ int puente__config_defaults(struct puente__config *c)
 	copy_str(c->web_root, sizeof(c->web_root), PUENTE_WEB_DIR);
 	copy_str(c->plugin_dir, sizeof(c->plugin_dir), PUENTE_PLUGIN_DIR);
 	copy_str(c->plugin_web_root, sizeof(c->plugin_web_root), PUENTE_PLUGIN_WEB_DIR);
+	c->tls_required = -1;
 	if (ini_parse_string(default_ini, on_entry, &x) != 0 || x.errors)
 		return -EINVAL;
 	return 0;
@@ -322,6 +376,14 @@ int puente__config_validate(const struct puente__config *c)
 	}
 	if (c->source == PUENTE_SOURCE_FILE && !c->input_file[0]) {
 		log_error("input_file is empty");
+		bad++;
+	}
+	if (!c->cert[0] != !c->key[0]) {
+		log_error("TLS needs both a certificate (cert) and its private key (key)");
+		bad++;
+	}
+	if (c->tls_required == 1 && !c->cert[0]) {
+		log_error("tls_required = yes needs a certificate and key (cert, key)");
 		bad++;
 	}
 	if ((c->ring_slots & (c->ring_slots - 1)) != 0) {

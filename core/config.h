@@ -57,6 +57,24 @@ struct puente__config {
 	size_t n_plugin_kv;
 	struct puente__plugin_kv *plugin_kv;
 	bool channels_from_file; /* a file's first [channel.*] replaces the default set */
+
+	/* TLS ([core]): both files, or neither */
+	char cert[512];
+	char key[512];
+	int tls_required;     /* -1: yes when a certificate is set */
+	char public_url[256]; /* base of the links the relay prints; default from bind:port */
+
+	/* [access]: who may enter */
+	char invitees[512];       /* store from puente-token; empty: demo links for this run */
+	bool anonymous_listeners; /* no token needed to listen */
+	bool takeover;            /* a second connection of an invitee replaces the first */
+	char attendance[512];     /* attendance log; empty: none */
+	int clock_tolerance_s;    /* skew allowed at a link's validity edges */
+	int ban_failures;         /* bad tokens from one address within ban_window_s ... */
+	int ban_window_s;
+	int ban_s;                   /* ... ban it this long */
+	int max_pending_per_address; /* connections still in their handshake; 0: no cap */
+	int max_conns_per_address;   /* open WebSockets; 0: no cap */
 };
 
 /* Loads the embedded default. 0 or -errno. */
@@ -70,6 +88,9 @@ int puente__config_load_file(struct puente__config *c, const char *path);
  * 0, 1 for an unknown key, -1 for an invalid value.
  */
 int puente__config_set_core(struct puente__config *c, const char *key, const char *value);
+
+/* Sets one [access] key, with the same results as puente__config_set_core. */
+int puente__config_set_access(struct puente__config *c, const char *key, const char *value);
 
 /* Checks ranges and cross-field rules; logs each problem. 0 or -EINVAL. */
 int puente__config_validate(const struct puente__config *c);

@@ -35,6 +35,14 @@ enum {
 	OPT_PLUGINS,
 	OPT_PLUGIN_DIR,
 	OPT_LIST_PLUGINS,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_TLS_REQUIRED,
+	OPT_PUBLIC_URL,
+	OPT_INVITEES,
+	OPT_ANONYMOUS,
+	OPT_DUPLICATE,
+	OPT_ATTENDANCE,
 };
 
 static const struct option options[] = {
@@ -57,6 +65,14 @@ static const struct option options[] = {
     {"plugins", required_argument, NULL, OPT_PLUGINS},
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
     {"list-plugins", no_argument, NULL, OPT_LIST_PLUGINS},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"tls-required", required_argument, NULL, OPT_TLS_REQUIRED},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+    {"invitees", required_argument, NULL, OPT_INVITEES},
+    {"anonymous-listeners", required_argument, NULL, OPT_ANONYMOUS},
+    {"duplicate", required_argument, NULL, OPT_DUPLICATE},
+    {"attendance", required_argument, NULL, OPT_ATTENDANCE},
     {0},
 };
 
@@ -87,11 +103,22 @@ static void usage(FILE *out)
 	    "      --plugins LIST        plugins to load, e.g. interpretation (comma-separated)\n"
 	    "      --plugin-dir DIR      where the plugins' .so files are\n"
 	    "      --list-plugins        show the plugins found and whether they would load\n"
+	    "      --invitees FILE       the invitee store made by puente-token; without it\n"
+	    "                            the relay prints demo links for this run only\n"
+	    "      --anonymous-listeners yes|no  let people listen without a link (default no)\n"
+	    "      --duplicate takeover|refuse   a second connection with the same link\n"
+	    "                            replaces the first (default) or is refused\n"
+	    "      --attendance FILE     append joins and leaves to this log (puente-report)\n"
+	    "      --cert FILE, --key FILE  serve HTTPS and WSS with this certificate\n"
+	    "      --tls-required yes|no refuse plain connections (default yes with --cert)\n"
+	    "      --public-url URL      the address people use, for printed links\n"
 	    "      --print-default-config  print the embedded default as INI and exit\n"
 	    "  -h, --help                show this help and exit\n"
 	    "  -V, --version             show the version and exit\n"
 	    "\n"
-	    "Listeners open http://ADDR:PORT/ in a browser, or run puente-listen.\n"
+	    "Everyone enters with a personal link made by puente-token (or, without\n"
+	    "--invitees, one of the demo links printed at start), in a browser or with\n"
+	    "puente-listen, puente-booth, puente-caption, puente-meter.\n"
 	    "SIGINT or SIGTERM closes every client with 1001 and exits 0.\n");
 }
 
@@ -111,7 +138,11 @@ static int apply_flag(struct puente__config *c, int opt, const char *arg)
 		for (char *p = key; *p; p++)
 			if (*p == '-')
 				*p = '_';
-		if (puente__config_set_core(c, key, arg ? arg : "yes") < 0) {
+		int rc = puente__config_set_core(c, key, arg ? arg : "yes");
+
+		if (rc > 0)
+			rc = puente__config_set_access(c, key, arg ? arg : "yes");
+		if (rc < 0) {
 			fprintf(stderr, "puente: --%s '%s': invalid value. Try 'puente --help'.\n",
 			        o->name, arg ? arg : "");
 			return -1;

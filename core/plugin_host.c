@@ -198,6 +198,44 @@ static int host_clients(void *ctx, struct puente_client_info *out, size_t cap)
 	return puente__ws_clients(p->srv, out, cap);
 }
 
+static const char *host_client_grant(void *ctx, puente_client_id client, const char *key)
+{
+	struct puente__plugins *p = slot_of(ctx)->owner;
+
+	if (!puente__server_on_service_thread(p->srv) || !key)
+		return NULL;
+	return puente__ws_grant(p->srv, client, key);
+}
+
+static void host_attendance_note(void *ctx, puente_client_id client, const char *what,
+                                 const char *value)
+{
+	struct puente__plugins *p = slot_of(ctx)->owner;
+
+	if (puente__server_on_service_thread(p->srv) && what)
+		puente__ws_attendance_note(p->srv, client, what, value);
+}
+
+static void host_access_stats(void *ctx, struct puente_access_stats *o)
+{
+	struct puente__stats *st = &slot_of(ctx)->owner->room->stats;
+
+#define GET(f) atomic_load_explicit(&st->f, memory_order_relaxed)
+	*o = (struct puente_access_stats){
+	    .refused_token = GET(refused_token),
+	    .refused_banned = GET(refused_banned),
+	    .bans = GET(bans),
+	    .banned_now = GET(banned_now),
+	    .refused_pending = GET(refused_pending),
+	    .refused_conns = GET(refused_conns),
+	    .refused_duplicate = GET(refused_duplicate),
+	    .taken_over = GET(taken_over),
+	    .revoked_closed = GET(revoked_closed),
+	    .attendance_dropped = GET(attendance_dropped),
+	};
+#undef GET
+}
+
 static void host_relay_stats(void *ctx, struct puente_relay_stats *o)
 {
 	struct puente__stats *st = &slot_of(ctx)->owner->room->stats;
@@ -300,5 +338,8 @@ void puente__plugin_host_init(struct puente__plugin_slot *slot)
 	    .timer_every = host_timer_every,
 	    .relay_stats = host_relay_stats,
 	    .clients = host_clients,
+	    .client_grant = host_client_grant,
+	    .attendance_note = host_attendance_note,
+	    .access_stats = host_access_stats,
 	};
 }

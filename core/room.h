@@ -44,6 +44,17 @@ struct puente__stats {
 	_Atomic uint64_t text_dropped; /* control replies dropped: client queue full */
 	_Atomic uint64_t stalled_closed;
 	_Atomic uint64_t play_packets;
+	/* at the door (struct puente_access_stats) */
+	_Atomic uint64_t refused_token;
+	_Atomic uint64_t refused_banned;
+	_Atomic uint64_t bans;
+	_Atomic uint64_t banned_now;
+	_Atomic uint64_t refused_pending;
+	_Atomic uint64_t refused_conns;
+	_Atomic uint64_t refused_duplicate;
+	_Atomic uint64_t taken_over;
+	_Atomic uint64_t revoked_closed;
+	_Atomic uint64_t attendance_dropped;
 };
 
 enum puente__source_state {

@@ -107,10 +107,18 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 	s->cfg = cfg;
 	s->plugins = plugins;
 	s->next_client_id = 1;
+	s->attendance.fd = -1;
+	s->last_alive_ns = puente__now_mono_ns();
 	s->service_thread = pthread_self();
 	pthread_mutex_init(&s->inbox_lock, NULL);
 	protocols[0].per_session_data_size = puente__ws_session_size();
 	build_mounts(s);
+	if (puente__gate_init(&s->gate, cfg, &room->stats))
+		return -ENOMEM;
+	if (puente__invites_init(&s->invites, cfg))
+		return -EINVAL;
+	if (puente__attendance_open(&s->attendance, cfg->attendance, cfg->room, &room->stats))
+		return -EIO;
 
 	lws_set_log_level(LLL_ERR, lws_log_line);
 	memset(&info, 0, sizeof(info));
@@ -125,6 +133,14 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 	info.timeout_secs = 10;
 	info.timeout_secs_ah_idle = 10;
 	info.max_http_header_data = 4096;
+	if (cfg->cert[0]) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->cert;
+		info.ssl_private_key_filepath = cfg->key;
+		/* Plain and TLS share the port only when plain is allowed. */
+		if (cfg->tls_required == 0)
+			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+	}
 
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
@@ -139,13 +155,26 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, TICK_US);
 	if (plugins)
 		puente__plugins_start_timers(plugins, s->ctx);
-	log_info("listening on http://%s:%d/ (WebSocket ws://%s:%d%s)", cfg->bind, s->port,
-	         cfg->bind, s->port, PUENTE_WS_PATH);
+	const char *tls = cfg->cert[0] ? "s" : "";
+
+	if (cfg->public_url[0])
+		snprintf(s->base_url, sizeof(s->base_url), "%.*s",
+		         (int)strcspn(cfg->public_url, "#?"), cfg->public_url);
+	else
+		snprintf(s->base_url, sizeof(s->base_url), "http%s://%s:%d", tls, cfg->bind,
+		         s->port);
+	size_t n = strlen(s->base_url);
+
+	if (n && s->base_url[n - 1] == '/')
+		s->base_url[n - 1] = 0;
+	log_info("listening on http%s://%s:%d/ (WebSocket ws%s://%s:%d%s)%s", tls, cfg->bind,
+	         s->port, tls, cfg->bind, s->port, PUENTE_WS_PATH,
+	         cfg->cert[0] && cfg->tls_required != 0 ? ", TLS only" : "");
 	/* The plugins' pages, as links a person can open (the plugins knew no port). */
 	for (size_t i = 0; plugins && i < plugins->n; i++)
 		if (plugins->slots[i].mount_path[0])
-			log_info("page: http://%s:%d%s/", cfg->bind, s->port,
-			         plugins->slots[i].mount_path);
+			log_info("page: %s%s/", s->base_url, plugins->slots[i].mount_path);
+	puente__invites_print_demo(&s->invites, s->base_url, stdout);
 	return 0;
 }
 
@@ -175,6 +204,9 @@ void puente__server_fini(struct puente__server *s)
 	lws_sul_cancel(&s->tick);
 	lws_context_destroy(s->ctx);
 	s->ctx = NULL;
+	puente__attendance_close(&s->attendance);
+	puente__invites_fini(&s->invites);
+	puente__gate_fini(&s->gate);
 	for (size_t i = 0; i < s->inbox_n; i++)
 		free(s->inbox[i].text);
 	s->inbox_n = 0;

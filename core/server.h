@@ -15,6 +15,9 @@
 #include <jansson.h>
 #include <puente/plugin.h>
 
+#include "attendance.h"
+#include "gate.h"
+#include "invites.h"
 #include "room.h"
 
 struct puente__session;
@@ -40,6 +43,11 @@ struct puente__server {
 	uint64_t next_client_id;
 	uint32_t source_gen_seen;
 	uint64_t last_clock_ns;
+	uint64_t last_sweep_ns;
+	uint64_t last_alive_ns;
+	struct puente__gate gate;
+	struct puente__invites invites;
+	struct puente__attendance attendance;
 	bool stopping;
 	uint64_t stop_deadline_ns;
 	_Atomic int stop_requested;
@@ -48,6 +56,7 @@ struct puente__server {
 	struct lws_http_mount plugin_mounts[16];
 	char plugin_web[16][600];
 	int port;
+	char base_url[256]; /* what people's links start with, no trailing '/' */
 	struct puente__plugins *plugins;
 	pthread_t service_thread;
 	pthread_mutex_t inbox_lock;
@@ -93,5 +102,10 @@ int puente__ws_subscribe(struct puente__server *s, uint64_t client, int channel)
 int puente__ws_subscription(struct puente__server *s, uint64_t client);
 int puente__ws_role(struct puente__server *s, uint64_t client);
 int puente__ws_clients(struct puente__server *s, struct puente_client_info *out, size_t cap);
+/* A client's invitation by key (host->client_grant), or NULL. */
+const char *puente__ws_grant(struct puente__server *s, uint64_t client, const char *key);
+/* Writes a client's choice (e.g. captions language) to the attendance log. */
+void puente__ws_attendance_note(struct puente__server *s, uint64_t client, const char *what,
+                                const char *value);
 
 #endif

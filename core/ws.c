@@ -20,13 +20,16 @@
 #include <opus.h>
 
 #include "control.h"
+#include "gate.h"
 #include "http.h"
+#include "invites.h"
 #include "log.h"
 #include "plugins.h"
 #include "server.h"
 
 #define TXQ           32 /* queued control messages per client */
 #define CLOCK_EVERY_S 5
+#define ALIVE_EVERY_S 60 /* attendance: bounds what a crash leaves unknown */
 /*
  * Control messages a client may send at once, and per second after that.
  * Captioners (and speech engines) send a partial line several times a second.
@@ -61,8 +64,11 @@ struct puente__session {
 	uint64_t sent;    /* audio packets written to this client */
 	uint64_t dropped; /* packets it skipped, over every channel it heard */
 	char address[48];
+	struct puente__grant grant; /* set before the upgrade completes */
+	bool addr_counted;          /* counted in the gate's open WebSockets */
 	uint16_t close_code;
 	const char *close_reason;
+	const char *leave_reason; /* for the attendance log */
 	bool closing;
 	bool in_list;
 	struct puente__http_req http; /* plugin HTTP routes (before any upgrade) */
@@ -179,14 +185,17 @@ static void send_welcome(struct puente__session *s)
 		                                          "name", cfg->channels[i].name, "label",
 		                                          cfg->channels[i].label, "lang",
 		                                          cfg->channels[i].lang));
+	json_t *you = json_pack("{s:s, s:s?, s:s?}", "role", role_names[s->role], "name",
+	                        s->grant.name, "invitee", s->grant.invited ? s->grant.id : NULL);
+
 	send_new(s, json_pack("{s:s, s:i, s:s, s:I, s:{s:s, s:o}, s:{s:s, s:i, s:i, s:i}, "
-	                      "s:{s:i}, s:{s:s}}",
+	                      "s:{s:i}, s:{s:s}, s:o}",
 	                      "type", "core.welcome", "protocol", PUENTE_PROTO_VERSION, "server",
 	                      "puente " PUENTE_VERSION, "client", (json_int_t)s->id, "room", "name",
 	                      cfg->room, "channels", channels, "audio", "codec", "opus",
 	                      "sample_rate", PUENTE_SAMPLE_RATE, "channels", 1, "frame_ms",
 	                      cfg->frame_ms, "limits", "max_message", PUENTE_MAX_MESSAGE, "source",
-	                      "state", source_name(atomic_load(&room->source_state))));
+	                      "state", source_name(atomic_load(&room->source_state)), "you", you));
 }
 
 static void close_with(struct puente__session *s, uint16_t code, const char *reason)
@@ -217,6 +226,10 @@ static void set_channel(struct puente__session *s, int ch)
 {
 	struct puente__room *room = s->srv->room;
 
+	if (ch != s->channel)
+		puente__attendance_event(&s->srv->attendance, "channel", s->id,
+		                         s->grant.invited ? s->grant.id : NULL, "channel",
+		                         ch < 0 ? NULL : s->srv->cfg->channels[ch].name);
 	if (ch < 0) {
 		s->channel = -1;
 		send_new(s, json_pack("{s:s}", "type", "core.unsubscribed"));
@@ -238,6 +251,14 @@ static void on_hello(struct puente__session *s, const struct puente__ctl *c)
 
 	if (role < 0) {
 		send_error(s, "bad_field", "unknown role", c->type);
+		return;
+	}
+	/* The invitation decides the role; one may only step down to listening. */
+	if (role != (int)s->grant.role && role != PUENTE_ROLE_LISTENER) {
+		atomic_fetch_add(&s->srv->room->stats.refused_role, 1);
+		log_info("client %llu (%s): refused core.hello as %s", (unsigned long long)s->id,
+		         role_names[s->role], role_names[role]);
+		send_error(s, "forbidden", "your personal link does not grant this role", c->type);
 		return;
 	}
 	/* Plugins see a role change as leaving and joining again. */
@@ -466,18 +487,16 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	struct puente__server *srv = server_of(wsi);
 	int lowat = srv->cfg->send_lowat;
 
-	memset(s, 0, offsetof(struct puente__session, out));
+	/* lws zeroed the session; the door (filter_upgrade) filled in the grant. */
 	s->srv = srv;
 	s->wsi = wsi;
 	s->id = srv->next_client_id++;
+	s->role = s->grant.role;
+	s->leave_reason = "closed";
 	s->channel = -1;
 	s->tokens = BUCKET_BURST;
 	s->tokens_ns = puente__now_mono_ns();
 	s->connected_us = puente__now_unix_us();
-	lws_get_peer_simple(wsi, s->address, sizeof(s->address));
-	/* An IPv4 peer on a dual-stack socket reads better without its mapping prefix. */
-	if (!strncmp(s->address, "::ffff:", 7) && strchr(s->address + 7, '.'))
-		memmove(s->address, s->address + 7, strlen(s->address + 7) + 1);
 	s->next = srv->sessions;
 	s->in_list = true;
 	srv->sessions = s;
@@ -485,6 +504,11 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	atomic_fetch_add(&srv->room->stats.clients_now, 1);
 	atomic_fetch_add(&srv->room->stats.clients_total, 1);
+	puente__gate_open(&srv->gate, s->address);
+	s->addr_counted = true;
+	puente__attendance_event(&srv->attendance, "join", s->id,
+	                         s->grant.invited ? s->grant.id : NULL, "role",
+	                         role_names[s->role]);
 	send_welcome(s);
 	if (srv->plugins)
 		puente__plugins_join(srv->plugins, s->id, s->role);
@@ -494,8 +518,13 @@ static void on_closed(struct puente__session *s)
 {
 	struct puente__server *srv = s->srv;
 
-	if (!s->in_list)
+	if (s->addr_counted)
+		puente__gate_close(&srv->gate, s->address);
+	s->addr_counted = false;
+	if (!s->in_list) {
+		puente__grant_fini(&s->grant);
 		return;
+	}
 	for (struct puente__session **p = &srv->sessions; *p; p = &(*p)->next)
 		if (*p == s) {
 			*p = s->next;
@@ -506,22 +535,148 @@ static void on_closed(struct puente__session *s)
 	if (srv->plugins)
 		puente__plugins_leave(srv->plugins, s->id);
 	atomic_fetch_sub(&srv->room->stats.clients_now, 1);
+	puente__attendance_event(&srv->attendance, "leave", s->id,
+	                         s->grant.invited ? s->grant.id : NULL, "reason", s->leave_reason);
+	puente__grant_fini(&s->grant);
 	while (s->tx_tail != s->tx_head)
 		free(s->txq[s->tx_tail++ % TXQ].buf);
 	free(s->rx);
 	s->rx = NULL;
 }
 
-/* Only the WebSocket path upgrades; everything else is the web pages. */
-static int filter_upgrade(struct lws *wsi)
+/*
+ * Answers an upgrade request with an HTTP error instead of 101. lws 4.1
+ * gives the filter callback no way to set a status, but still writes HTTP
+ * types raw (through TLS when it is on); the connection then closes.
+ */
+static int refuse(struct lws *wsi, int status, const char *reason, unsigned retry_s)
 {
-	char uri[64];
+	static const struct {
+		int code;
+		const char *text;
+	} names[] = {{401, "Unauthorized"},
+	             {403, "Forbidden"},
+	             {409, "Conflict"},
+	             {429, "Too Many Requests"},
+	             {503, "Service Unavailable"}};
+	unsigned char buf[LWS_PRE + 512];
+	char retry[48] = "";
+	const char *text = "Error";
+	int n;
 
-	if (server_of(wsi)->stopping)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == status)
+			text = names[i].text;
+	if (retry_s)
+		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_s);
+	n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+	             "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Length: %zu\r\nCache-Control: no-store\r\n%s"
+	             "Connection: close\r\n\r\n%s\n",
+	             status, text, strlen(reason) + 1, retry, reason);
+	lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
+	return -1;
+}
+
+/* Another live session on the same invitation, if any. */
+static struct puente__session *holder_of(struct puente__server *srv, const char *id)
+{
+	for (struct puente__session *o = srv->sessions; o; o = o->next)
+		if (!o->closing && o->grant.invited && !strcmp(o->grant.id, id))
+			return o;
+	return NULL;
+}
+
+static void close_later(struct puente__session *s, uint16_t code, const char *reason,
+                        const char *leave_reason)
+{
+	s->closing = true;
+	s->close_code = code;
+	s->close_reason = reason;
+	s->leave_reason = leave_reason;
+	s->channel = -1;
+	lws_callback_on_writable(s->wsi);
+}
+
+/*
+ * The door: only the WebSocket path upgrades, and only with a personal link
+ * (or as an anonymous listener where that is allowed). Everything is read
+ * with lws_hdr_copy here; nothing in CONFIRM_UPGRADE (CVE-2025-11677).
+ */
+static int filter_upgrade(struct lws *wsi, struct puente__session *s)
+{
+	struct puente__server *srv = server_of(wsi);
+	struct puente__stats *st = &srv->room->stats;
+	char uri[64], arg[256];
+	const char *token;
+	unsigned retry_s = 0;
+	enum puente_verdict v;
+
+	if (srv->stopping)
+		return refuse(wsi, 503, "relay shutting down", 0);
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+	    strcmp(uri, PUENTE_WS_PATH))
 		return -1;
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
-		return -1;
-	return strcmp(uri, PUENTE_WS_PATH) ? -1 : 0;
+	lws_get_peer_simple(wsi, s->address, sizeof(s->address));
+	puente__gate_addr_tidy(s->address);
+	switch (puente__gate_check(&srv->gate, s->address, &retry_s)) {
+	case PUENTE_GATE_BANNED: {
+		char msg[80];
+
+		snprintf(msg, sizeof(msg), "too many attempts; try again in %u s", retry_s);
+		return refuse(wsi, 429, msg, retry_s);
+	}
+	case PUENTE_GATE_TOO_MANY:
+		return refuse(wsi, 429, "too many connections from this address", 0);
+	case PUENTE_GATE_OK:
+		break;
+	}
+	token = lws_get_urlarg_by_name(wsi, "t=", arg, sizeof(arg));
+	if (!token && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0) {
+		if (srv->cfg->anonymous_listeners) {
+			s->grant.role = PUENTE_ROLE_LISTENER;
+			return 0;
+		}
+		atomic_fetch_add(&st->refused_token, 1);
+		return refuse(wsi, 401, "personal link needed", 0);
+	}
+	v = token ? puente__invites_check(&srv->invites, token, strlen(token), &s->grant)
+	          : PUENTE_ACCESS_MALFORMED;
+	memset(arg, 0, sizeof(arg));
+	if (v != PUENTE_ACCESS_OK) {
+		atomic_fetch_add(&st->refused_token, 1);
+		log_info("refused a link from %s: %s%s%s", s->address, puente_verdict_name(v),
+		         s->grant.invited ? " for " : "", s->grant.invited ? s->grant.id : "");
+		puente__grant_fini(&s->grant);
+		switch (v) {
+		case PUENTE_ACCESS_REVOKED:
+			return refuse(wsi, 403, "link revoked", 0);
+		case PUENTE_ACCESS_EXPIRED:
+			return refuse(wsi, 401, "link expired", 0);
+		case PUENTE_ACCESS_NOT_YET:
+			return refuse(wsi, 401, "link not valid yet", 0);
+		default:
+			/* Only guesses count towards a ban: a stale link is no attack. */
+			puente__gate_failed(&srv->gate, s->address);
+			return refuse(wsi, 401, "invalid link", 0);
+		}
+	}
+	struct puente__session *holder = holder_of(srv, s->grant.id);
+
+	if (holder && !srv->cfg->takeover) {
+		atomic_fetch_add(&st->refused_duplicate, 1);
+		log_info("refused a second connection for %s from %s", s->grant.id, s->address);
+		puente__grant_fini(&s->grant);
+		return refuse(wsi, 409, "already connected on another device", 0);
+	}
+	if (holder) {
+		atomic_fetch_add(&st->taken_over, 1);
+		log_info("client %llu (%s): taken over from %s", (unsigned long long)holder->id,
+		         holder->grant.id, s->address);
+		close_later(holder, PUENTE_CLOSE_TAKEN_OVER, "opened on another device",
+		            "taken_over");
+	}
+	return 0;
 }
 
 static void begin_shutdown(struct puente__server *srv)
@@ -529,12 +684,8 @@ static void begin_shutdown(struct puente__server *srv)
 	srv->stopping = true;
 	srv->stop_deadline_ns = puente__now_mono_ns() + (uint64_t)srv->cfg->drain_ms * 1000000u;
 	log_info("shutting down: closing %zu client(s)", srv->n_sessions);
-	for (struct puente__session *s = srv->sessions; s; s = s->next) {
-		s->closing = true;
-		s->close_code = PUENTE_CLOSE_GOING_AWAY;
-		s->close_reason = "relay shutting down";
-		lws_callback_on_writable(s->wsi);
-	}
+	for (struct puente__session *s = srv->sessions; s; s = s->next)
+		close_later(s, PUENTE_CLOSE_GOING_AWAY, "relay shutting down", "shutdown");
 }
 
 static struct puente__session *find(struct puente__server *srv, uint64_t id)
@@ -581,6 +732,34 @@ int puente__ws_role(struct puente__server *srv, uint64_t client)
 	struct puente__session *s = find(srv, client);
 
 	return s ? (int)s->role : -ENOENT;
+}
+
+const char *puente__ws_grant(struct puente__server *srv, uint64_t client, const char *key)
+{
+	struct puente__session *s = find(srv, client);
+
+	if (!s || !s->grant.invited)
+		return NULL;
+	if (!strcmp(key, "booths"))
+		return s->grant.booths;
+	if (!strcmp(key, "languages"))
+		return s->grant.languages;
+	if (!strcmp(key, "invitee"))
+		return s->grant.id;
+	if (!strcmp(key, "name"))
+		return s->grant.name;
+	return NULL;
+}
+
+void puente__ws_attendance_note(struct puente__server *srv, uint64_t client, const char *what,
+                                const char *value)
+{
+	struct puente__session *s = find(srv, client);
+
+	/* Only the choices the report knows how to count. */
+	if (s && !strcmp(what, "captions"))
+		puente__attendance_event(&srv->attendance, "captions", s->id,
+		                         s->grant.invited ? s->grant.id : NULL, "lang", value);
 }
 
 int puente__ws_clients(struct puente__server *srv, struct puente_client_info *out, size_t cap)
@@ -656,6 +835,19 @@ void puente__ws_wake(struct puente__server *srv)
 			lws_callback_on_writable(s->wsi);
 }
 
+/* After the store changed: those whose invitation no longer stands leave. */
+static void close_revoked(struct puente__server *srv)
+{
+	for (struct puente__session *s = srv->sessions; s; s = s->next) {
+		if (s->closing || puente__invites_still_valid(&srv->invites, &s->grant))
+			continue;
+		atomic_fetch_add(&srv->room->stats.revoked_closed, 1);
+		log_info("client %llu (%s): invitation revoked", (unsigned long long)s->id,
+		         s->grant.id);
+		close_later(s, PUENTE_CLOSE_REVOKED, "invitation revoked", "revoked");
+	}
+}
+
 void puente__ws_tick(struct puente__server *srv)
 {
 	uint64_t now = puente__now_mono_ns();
@@ -664,6 +856,16 @@ void puente__ws_tick(struct puente__server *srv)
 
 	if (srv->stopping)
 		return;
+	if (now - srv->last_sweep_ns >= 1000000000ull) {
+		srv->last_sweep_ns = now;
+		puente__gate_sweep(&srv->gate);
+		if (puente__invites_reload(&srv->invites))
+			close_revoked(srv);
+	}
+	if (now - srv->last_alive_ns >= ALIVE_EVERY_S * 1000000000ull) {
+		srv->last_alive_ns = now;
+		puente__attendance_alive(&srv->attendance);
+	}
 	if (clock_due)
 		srv->last_clock_ns = now;
 	for (struct puente__session *s = srv->sessions; s; s = s->next) {
@@ -675,6 +877,7 @@ void puente__ws_tick(struct puente__server *srv)
 			log_info("client %llu: dropped, took no audio for %d s",
 			         (unsigned long long)s->id, srv->cfg->stall_timeout_s);
 			s->channel = -1;
+			s->leave_reason = "dropped";
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 			continue;
 		}
@@ -693,15 +896,35 @@ int puente__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct puente__session *s = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		return server_of(wsi) && server_of(wsi)->stopping ? -1 : 0;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+		struct puente__server *srv = server_of(wsi);
+		const struct lws_filter_network_conn_args *a = user;
+
+		if (!srv || srv->stopping)
+			return -1;
+		return puente__gate_accept(&srv->gate, (const struct sockaddr *)&a->cli_addr,
+		                           (int)(lws_intptr_t)in)
+		           ? 0
+		           : -1;
+	}
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		if (server_of(wsi))
+			puente__gate_ready(&server_of(wsi)->gate, lws_get_socket_fd(wsi));
+		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return filter_upgrade(wsi);
+		if (server_of(wsi))
+			puente__gate_ready(&server_of(wsi)->gate, lws_get_socket_fd(wsi));
+		return filter_upgrade(wsi, s);
 	case LWS_CALLBACK_ESTABLISHED:
 		on_established(s, wsi);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		on_closed(s);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* An upgrade that failed after the door let it through never saw CLOSED. */
+		if (s)
+			puente__grant_fini(&s->grant);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return on_receive(s, in, len);

@@ -112,6 +112,20 @@ struct puente_client_info {
 	char address[48];      /* peer IP address */
 };
 
+/* Refusals at the door (host->access_stats); monotonic unless noted. */
+struct puente_access_stats {
+	uint64_t refused_token;      /* bad, unknown, expired or revoked links */
+	uint64_t refused_banned;     /* attempts from an address while it was banned */
+	uint64_t bans;               /* bans started */
+	uint64_t banned_now;         /* a level: addresses banned now */
+	uint64_t refused_pending;    /* connections over the per-address handshake cap */
+	uint64_t refused_conns;      /* WebSockets over the per-address cap */
+	uint64_t refused_duplicate;  /* second connections refused (duplicate = refuse) */
+	uint64_t taken_over;         /* connections replaced by the same link elsewhere */
+	uint64_t revoked_closed;     /* closed because their invitation was revoked */
+	uint64_t attendance_dropped; /* attendance lines lost (disk full or too slow) */
+};
+
 /* Relay-wide counters (host->relay_stats); monotonic unless noted. */
 struct puente_relay_stats {
 	uint64_t packets_published, packets_sent, packets_dropped;
@@ -206,6 +220,8 @@ struct puente_host {
 	 */
 	void (*attendance_note)(void *ctx, puente_client_id client, const char *what,
 	                        const char *value);
+	/* Any thread: the counters of who was kept out, and why. */
+	void (*access_stats)(void *ctx, struct puente_access_stats *out);
 };
 
 /* The descriptor a plugin exports. Optional members may be NULL. */

@@ -59,6 +59,8 @@ enum puente_close {
 	PUENTE_CLOSE_POLICY = 1008,
 	PUENTE_CLOSE_TOO_BIG = 1009,
 	PUENTE_CLOSE_INTERNAL = 1011,
+	PUENTE_CLOSE_REVOKED = 4403,    /* the invitation was revoked while connected */
+	PUENTE_CLOSE_TAKEN_OVER = 4409, /* the same link was opened on another device */
 };
 
 struct puente_header {

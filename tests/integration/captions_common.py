@@ -274,8 +274,8 @@ class Ws(WsProbe):
     """rtlib's stdlib WebSocket client, subscribed to nothing: records every
     JSON message and the close frame with their monotonic arrival times."""
 
-    def __init__(self, port):
-        super().__init__(port, channel=None)
+    def __init__(self, port, path="/ws"):
+        super().__init__(port, channel=None, path=path)
 
     def send_frame(self, opcode, payload):
         self._send(opcode, payload)

@@ -80,6 +80,7 @@ def test(args):
     with harness.tempdir("puente-captions-flow-") as tmp, \
             cc.CaptionRelay(args, tmp) as relay, cc.Group() as group:
         url = relay.url()
+        cap_url = relay.url(role="captioner")
         clock = cc.RoomClock(relay.port)
         l_es = group.add(cc.Listener(args, url, tmp, "listen-es", "es"))
         l_en = group.add(cc.Listener(args, url, tmp, "listen-en", "en"))
@@ -109,7 +110,7 @@ def test(args):
                 ("es", ["--partial"], "Buenos\nBuenos días\n\n", 3),
                 ("en", ["--partial"], "Thank\nThank you", 3)):
             rc, summary, err = cc.run_caption(
-                args, ["--url", url, "--lang", lang, *extra], lines.encode())
+                args, ["--url", cap_url, "--lang", lang, *extra], lines.encode())
             check(rc == 0, f"puente-caption --lang {lang} {extra} exited {rc}: {err}")
             check(summary == {"sent": str(sent), "refused": "0", "duplicates": "0",
                               "failed": "0"},

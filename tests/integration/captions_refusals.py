@@ -111,8 +111,8 @@ def http_refusals(relay, accepted):
 
 
 def ws_refusals(args, relay, accepted):
-    url = relay.url()
-    cap = cc.Ws(relay.port)
+    url = relay.url(role="captioner", n=2)
+    cap = cc.Ws(relay.port, relay.ws_path("captioner", 0))
     cap.hello("captioner")
     cap.send({"type": "captions.choose", "lang": "en"})
     cap.wait(lambda m: m.get("type") == "captions.history", what="captions.history")
@@ -137,7 +137,7 @@ def ws_refusals(args, relay, accepted):
     accepted.append("From the probe.")
 
     # A burst past the rate: the extra cues are refused rate_limited, the rest arrive.
-    burst = cc.Ws(relay.port)
+    burst = cc.Ws(relay.port, relay.ws_path("captioner", 1))
     burst.hello("captioner")
     burst.send({"type": "captions.choose", "lang": "en"})
     burst.wait(lambda m: m.get("type") == "captions.history", what="captions.history")
@@ -272,13 +272,13 @@ def test(args):
         status, body, _ = cc.post(relay, "cart-en", 4, "en", "Still flowing over HTTP.")
         check(status == 200, f"POST seq=4 after the refusals: {status} {body!r}")
         accepted.append("Still flowing over HTTP.")
-        rc, summary, err = cc.run_caption(args, ["--url", relay.url(), "--lang", "en",
+        rc, summary, err = cc.run_caption(args, ["--url", relay.url(role="captioner", n=3), "--lang", "en",
                                                  "--quiet"], b"Still flowing over WebSocket.\n")
         check(rc == 0 and summary["sent"] == "1", f"puente-caption at the end: {rc} {summary}")
         accepted.append("Still flowing over WebSocket.")
         lines = [f"Paced line {i + 1}." for i in range(PACED)]
         t0 = time.monotonic()
-        rc, summary, err = cc.run_caption(args, ["--url", relay.url(), "--lang", "en",
+        rc, summary, err = cc.run_caption(args, ["--url", relay.url(role="captioner", n=3), "--lang", "en",
                                                  "--quiet"], ("\n".join(lines) + "\n").encode())
         took = time.monotonic() - t0
         check(rc == 0 and summary == {"sent": str(PACED), "refused": "0", "duplicates": "0",

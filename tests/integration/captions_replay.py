@@ -95,7 +95,7 @@ def test(args):
         l_es = group.add(cc.Listener(args, relay.url(), tmp, "listen-es", "es"))
         l_en.wait_err("captions in 'en'")
         l_es.wait_err("captions in 'es'")
-        replay(args, relay, tmp, l_en, "session.srt", SRT, SRT_CUES, ["--url", relay.url()])
+        replay(args, relay, tmp, l_en, "session.srt", SRT, SRT_CUES, ["--url", relay.url(role="captioner")])
         replay(args, relay, tmp, l_es, "sesion.vtt", VTT, VTT_CUES,
                ["--http", relay.caption_url("cart-es")])
         for l in (l_en, l_es):

@@ -21,6 +21,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import invitations  # noqa: E402
+
 START_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
 LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
@@ -44,9 +47,14 @@ def check(cond, message):
 class Relay:
     """One relay process. Use as a context manager: stop() runs on exit."""
 
-    def __init__(self, binary, args=(), cwd=None, env=None):
+    def __init__(self, binary, args=(), cwd=None, env=None, anonymous=True):
         self.binary = os.path.abspath(binary)
         self.args = list(args)
+        # Invitations: a store with known tokens (see tests/lib/invitations.py).
+        self._store_dir = tempfile.mkdtemp(prefix="puente-invites-")
+        extra, self.invitations = invitations.store_args(self.args, self._store_dir,
+                                                         anonymous=anonymous)
+        self.args += extra
         self.cwd = cwd
         self.env = env
         self.proc = None
@@ -97,8 +105,15 @@ class Relay:
         raise TestFailure("relay did not report 'listening on http://127.0.0.1:PORT/' within "
                           f"{START_TIMEOUT_S} s (exit status {self.proc.returncode})")
 
-    def url(self, path="/ws"):
-        return f"ws://127.0.0.1:{self.port}{path}"
+    def url(self, path="/ws", role=None, n=0):
+        """The WebSocket URL; with role, carrying that role's n-th personal token."""
+        if role is None:
+            return f"ws://127.0.0.1:{self.port}{path}"
+        return f"ws://127.0.0.1:{self.port}{path}?t={self.invitations.token(role, n)}"
+
+    def ws_path(self, role, n=0):
+        """The WebSocket path with that role's n-th personal token, for WsProbe."""
+        return f"/ws?t={self.invitations.token(role, n)}"
 
     def stop(self):
         """SIGTERM by pid; the relay must exit 0 within STOP_TIMEOUT_S."""
@@ -114,6 +129,7 @@ class Relay:
         if status != 0:
             self.dump_log()
             raise TestFailure(f"relay exited with status {status} after SIGTERM")
+        shutil.rmtree(self._store_dir, ignore_errors=True)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:

@@ -199,9 +199,9 @@ class Probe(WsProbe):
     WsProbe reads a whole frame's payload last before it records it; a
     message that does not match that is recorded with channel None."""
 
-    def __init__(self, port, channel="floor"):
+    def __init__(self, port, channel="floor", path="/ws"):
         self._last = b""
-        super().__init__(port, channel)
+        super().__init__(port, channel, path)
 
     def _recv_exact(self, n):
         out = super()._recv_exact(n)

@@ -71,11 +71,11 @@ def test(args):
         ini = interp.config(tmp, "es-en", floor_language="es", fallback="floor")
 
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            booth = booths.start(args, relay.url(), tmp, "booth-en", "--output", "en",
+            booth = booths.start(args, relay.url(role="interpreter"), tmp, "booth-en", "--output", "en",
                                  "--input-file", en, "--live")
             booth.wait_line("LIVE into 'en'")
             listener = interp.Probe(relay.port, "floor")
-            tech = interp.Probe(relay.port, "floor")
+            tech = interp.Probe(relay.port, "floor", relay.ws_path("technician"))
             try:
                 tech.send_json({"type": "core.hello", "role": "technician", "agent": "test"})
                 _, hello = tech.wait_json(lambda m: m.get("type") in ("core.hello",

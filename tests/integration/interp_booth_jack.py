@@ -60,7 +60,7 @@ def test(args):
         os.environ.update({k: v for k, v in jack.env().items()
                            if k.startswith("JACK_")})  # the console's PortAudio finds it
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            booth = booths.start(args, relay.url(), tmp, "booth-mic", "--output", "en",
+            booth = booths.start(args, relay.url(role="interpreter"), tmp, "booth-mic", "--output", "en",
                                  "--input", "system", "--play", "system", "--live")
             booth.wait_line("LIVE into 'en'")
             jack.wait_port("PortAudio:in_0", 5)

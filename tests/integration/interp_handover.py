@@ -47,10 +47,10 @@ def test(args):
         EN = interp.channel_id("en")
 
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            a = booths.start(args, relay.url(), tmp, "booth-A", "--output", "en",
+            a = booths.start(args, relay.url(role="interpreter", n=0), tmp, "booth-A", "--output", "en",
                              "--input-file", a_wav, "--live")
             a.wait_line("LIVE into 'en'")
-            b = booths.start(args, relay.url(), tmp, "booth-B", "--output", "en",
+            b = booths.start(args, relay.url(role="interpreter", n=1), tmp, "booth-B", "--output", "en",
                              "--input-file", b_wav)
             b.wait_line("in booth 'es-en'")
             id_a, id_b = a.client_id(), b.client_id()

@@ -66,7 +66,7 @@ def test(args):
         injected = tone_packet()
 
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            booth = booths.start(args, relay.url(), tmp, "booth-es", "--output", "es",
+            booth = booths.start(args, relay.url(role="interpreter"), tmp, "booth-es", "--output", "es",
                                  "--input-file", es, "--live")
             booth.wait_line("LIVE into 'es'")
             observer = interp.Probe(relay.port, "es")

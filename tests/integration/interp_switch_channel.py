@@ -94,7 +94,7 @@ def test(args):
         FLOOR, ES = interp.channel_id("floor"), interp.channel_id("es")
 
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            booth = booths.start(args, relay.url(), tmp, "booth-es", "--output", "es",
+            booth = booths.start(args, relay.url(role="interpreter"), tmp, "booth-es", "--output", "es",
                                  "--input-file", es, "--live")
             booth.wait_line("LIVE into 'es'")
             ref_floor = interp.Probe(relay.port, "floor")

@@ -37,9 +37,9 @@ def test(args):
         ini = interp.config(tmp, "es, en")
 
         with interp.relay(args, tmp, ini, floor) as relay, interp.Booths() as booths:
-            b_es = booths.start(args, relay.url(), tmp, "booth-es", "--output", "es",
+            b_es = booths.start(args, relay.url(role="interpreter", n=0), tmp, "booth-es", "--output", "es",
                                 "--input-file", es, "--live")
-            b_en = booths.start(args, relay.url(), tmp, "booth-en", "--output", "en",
+            b_en = booths.start(args, relay.url(role="interpreter", n=1), tmp, "booth-en", "--output", "en",
                                 "--input-file", en, "--live")
             b_es.wait_line("in booth 'es'")
             b_en.wait_line("in booth 'en'")

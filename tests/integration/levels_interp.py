@@ -40,12 +40,12 @@ def test(args):
         with harness.Relay(args.relay, ["--config", ini, "--plugin-dir", args.plugin_dir,
                                         "--tone"], cwd=tmp) as relay, \
                 interp.Booths() as booths:
-            booth = booths.start(args, relay.url(), tmp, "booth-en", "--output", "en",
+            booth = booths.start(args, relay.url(role="interpreter"), tmp, "booth-en", "--output", "en",
                                  "--input-file", en, "--live")
             booth.wait_line("LIVE into 'en'")
 
             listener = interp.Probe(relay.port, "en")
-            tech = interp.Probe(relay.port, "floor")
+            tech = interp.Probe(relay.port, "floor", relay.ws_path("technician"))
             tech.send_json({"type": "core.hello", "role": "technician"})
             tech.wait_json(lambda m: m.get("type") == "core.hello", what="core.hello")
             time.sleep(1.0)  # meters settle: momentary loudness needs 400 ms of audio

@@ -43,7 +43,7 @@ def test(args):
         with harness.Relay(args.relay, relay_args, cwd=tmp) as relay:
             loaded = any("plugin levels" in l and "loaded" in l for l in relay.lines)
             time.sleep(1.0)  # the meters settle on the tone
-            r = harness.run([args.meter, "--once", "--url", relay.url()], 30)
+            r = harness.run([args.meter, "--once", "--url", relay.url(role="technician")], 30)
             print(r.stdout, end="")
             check(r.returncode == 0, f"puente-meter --once exited {r.returncode}: {r.stderr}")
             floor = meter_lines(r.stdout, "floor")
@@ -55,7 +55,7 @@ def test(args):
                 check(key in floor[0], f"the floor line has {key}: {floor[0]!r}")
             print(f"ok floor peak {peak} dBFS (levels plugin loaded line seen: {loaded})")
 
-            r = harness.run([args.meter, "--seconds", "2", "--url", relay.url()], 30)
+            r = harness.run([args.meter, "--seconds", "2", "--url", relay.url(role="technician")], 30)
             check(r.returncode == 0, f"puente-meter --seconds 2 exited {r.returncode}: {r.stderr}")
             snaps = meter_lines(r.stdout, "floor")
             check(len(snaps) >= 1, f"plain snapshots without a terminal: {r.stdout!r}")

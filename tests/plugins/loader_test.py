@@ -74,7 +74,7 @@ def test_probe(args, tmp):
         check("plugin probe test: loaded" in log, "the relay logs 'plugin probe test: loaded'")
         check("plugin probe: ready, greeting 'hola'" in log,
               "host log and config_get: the probe logs its configured greeting")
-        ws = WsProbe(relay.port)
+        ws = WsProbe(relay.port, path=relay.ws_path("technician"))
         ws.send_json({"type": "core.hello", "role": "technician"})
         wait_for(ws, json_of("core.hello"), "core.hello")
         ws.send_json({"type": "probe.hello"})
@@ -110,12 +110,19 @@ def test_probe(args, tmp):
         rd = wait_for(ws, json_of("probe.reader"), "probe.reader from the plugin's thread")[2]
         check(rd["packets"] >= 50 and rd["samples"] == 960,
               f"a reader on the plugin's own thread follows the floor: {rd}")
+        # Stepping down to listener is a role change: plugins see a leave and a join.
+        ws.send_json({"type": "core.hello", "role": "listener"})
+        wait_for(ws, lambda e: e[1] == "json" and e[2].get("type") == "core.hello"
+                 and e[2].get("role") == "listener", "core.hello as listener")
+        ws.send_json({"type": "core.hello", "role": "technician"})
+        wait_for(ws, lambda e: e[1] == "json" and e[2].get("type") == "core.hello"
+                 and e[2].get("role") == "technician", "core.hello back as technician")
         time.sleep(0.3)
         ws.send_json({"type": "probe.stats"})
         st = wait_for(ws, json_of("probe.stats"), "probe.stats")[2]
         print("probe.stats:", json.dumps(st))
         check(st["ticks"] >= 5, "timer_every(20) drives tick()")
-        check(st["joins"] >= 2, "client_join on connect and on the role change")
+        check(st["joins"] >= 2, "client_join on connect (as the invitation's technician) and on the role change")
         check(st["leaves"] >= 1, "client_leave before the role change")
         check(st["media_time"] > 0, "media_time_now() follows the room clock")
 

@@ -29,6 +29,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import invitations  # noqa: E402
+
 # PUENTE_JACK_RATE runs the server at another rate, so the relay must resample.
 JACK_RATE = int(os.environ.get("PUENTE_JACK_RATE", "48000"))
 JACK_PERIOD = 480
@@ -320,8 +323,11 @@ def jack_input_device(h, puente):
 class Relay:
     """puente on 127.0.0.1 with a port picked by the kernel."""
 
-    def __init__(self, h, puente, args, env=None, name="puente"):
-        self.proc = Proc(h, name, [puente, "--bind", "127.0.0.1", "--port", "0"] + args, env=env)
+    def __init__(self, h, puente, args, env=None, name="puente", anonymous=True):
+        # Invitations: a store with known tokens (see tests/lib/invitations.py).
+        extra, self.invitations = invitations.store_args(list(args), h.dir, anonymous=anonymous)
+        self.proc = Proc(h, name, [puente, "--bind", "127.0.0.1", "--port", "0"] + list(args)
+                         + extra, env=env)
         self.port = None
 
     def wait_listening(self, timeout=15.0):
@@ -345,6 +351,13 @@ class Relay:
     @property
     def url(self):
         return "ws://127.0.0.1:%d/ws" % self.port
+
+    def role_url(self, role, n=0):
+        """The WebSocket URL carrying that role's n-th personal token."""
+        return "%s?t=%s" % (self.url, self.invitations.token(role, n))
+
+    def token(self, role, n=0):
+        return self.invitations.token(role, n)
 
 
 # ---- a minimal WebSocket client ----
