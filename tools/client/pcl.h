@@ -71,9 +71,6 @@ int pcl_url_parse(const char *url, struct pcl_url *out);
 /* Longest token accepted, NUL included; the relay's are 22 characters. */
 #define PCL_TOKEN_MAX 128
 #define PCL_URL_MAX   (PCL_HOST_MAX + PCL_PATH_MAX + PCL_TOKEN_MAX + 16)
-/* Close codes of an invited session (README "Personal links"). */
-#define PCL_CLOSE_REVOKED    4403 /* the invitation was revoked while connected */
-#define PCL_CLOSE_TAKEN_OVER 4409 /* the same link was opened on another device */
 
 /* Where a tool connects, and with which token. */
 struct pcl_target {

@@ -6,12 +6,15 @@
 //
 // A browser is never told why a WebSocket failed before it opened, so a
 // refusal is told apart from an unreachable relay by asking the relay for a
-// small file: it answers, yet would not take the WebSocket.
+// small file: it answers, yet would not take the WebSocket. Twice in a row,
+// so a relay that was down for one attempt and up for the probe (a restart)
+// is not taken for a refusal.
 
 import { t } from '../i18n.js';
 import { personalToken } from './token.js';
 
 const PROBE_PATH = '/lib/token.js';
+const REFUSALS_TO_BLOCK = 2;
 const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
 
 const $ = (id) => document.getElementById(id);
@@ -27,6 +30,7 @@ export class Access {
     this.button = null; // key of the button's label, null when hidden
     this.you = null; // {role, name} from core.welcome
     this.probing = false;
+    this.refusals = 0; // attempts in a row that failed while the relay answered
     $('access-retry').addEventListener('click', () => this.reconnect());
   }
 
@@ -57,7 +61,11 @@ export class Access {
     }
     this.probing = false;
     // A connection may have opened meanwhile (relay back, link renewed).
-    if (!answered || this.link.open) return;
+    if (!answered || this.link.open) {
+      this.refusals = 0;
+      return;
+    }
+    if (++this.refusals < REFUSALS_TO_BLOCK) return;
     // Retrying would only be refused again, and count against this address.
     this.link.stop();
     this.block(personalToken() ? 'access_refused' : 'access_needed', 'access_retry');
@@ -66,6 +74,7 @@ export class Access {
   // From the page's core.welcome handler (the parsed welcome's "you").
   welcome(you) {
     this.you = you;
+    this.refusals = 0;
     this.msg = null;
     this.button = null;
     this.render();
@@ -81,6 +90,7 @@ export class Access {
 
   reconnect() {
     this.blocked = false;
+    this.refusals = 0;
     this.msg = null;
     this.button = null;
     this.render();
