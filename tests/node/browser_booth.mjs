@@ -50,7 +50,8 @@ run('browser_booth', 170000, async () => {
   const booth = await newPage(context, 'booth');
   const b = () => booth.evaluate(() => JSON.parse(JSON.stringify(window.puenteBooth)));
 
-  await booth.goto(boothUrl);
+  // Interpreters enter with their personal links (README "Personal links").
+  await booth.goto(relay.link('interpreter', 0));
   await waitFor(async () => (await b()).state === 'ready', 10000, 'booth page ready (interpretation.state seen)');
   await booth.waitForSelector('#booth-list input[value="es-en"]', { timeout: 5000 });
 
@@ -209,7 +210,7 @@ run('browser_booth', 170000, async () => {
   // Handover: a second booth page asks (H), the first hands over (H).
   const booth2 = await newPage(context, 'booth2');
   const b2 = () => booth2.evaluate(() => JSON.parse(JSON.stringify(window.puenteBooth)));
-  await booth2.goto(boothUrl);
+  await booth2.goto(relay.link('interpreter', 1));
   await waitFor(async () => (await b2()).state === 'ready', 10000, 'second booth page ready');
   await tabTo(booth2, 'the join button', (e) => e.id === 'join');
   await booth2.keyboard.press('Enter');

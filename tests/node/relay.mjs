@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { writeStore } from './invitations.mjs';
+
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '../..');
 
@@ -138,8 +140,16 @@ export function tempDir(prefix) {
 
 // ---- the relay process -------------------------------------------------------
 
+const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
+// README "Personal links": the page each role's link opens.
+const ROLE_PAGES = { listener: '', interpreter: 'interpretation/', captioner: 'captions/', technician: 'levels/', organiser: 'levels/' };
+
 // Starts the relay. opts: relay, webRoot, port (default 0: a free one), args
 // (extra flags), config (INI text written to a temp file, passed as --config).
+// Unless args bring their own --invitees, the relay gets a store with four
+// invitees per role ("<role>-<n>") and lets anonymous listeners in, as the
+// Python harness does (tests/lib/invitations.py): relay.token(role, n),
+// relay.link(role, n) (the personal link) and relay.wsUrl(role, n).
 export async function startRelay(opts) {
   const args = ['--port', String(opts.port ?? 0), '--bind', '127.0.0.1', '--web-root', opts.webRoot];
   if (opts.config !== undefined) {
@@ -148,6 +158,15 @@ export async function startRelay(opts) {
     args.push('--config', file);
   }
   args.push(...(opts.args || []));
+  let store = null;
+  if (!args.some((a) => a.startsWith('--invitees'))) {
+    store = writeStore(
+      tempDir('puente-invites-'),
+      ROLES.flatMap((role) => [0, 1, 2, 3].map((n) => ({ id: `${role}-${n}`, role }))),
+    );
+    args.push('--invitees', store.path);
+    if (!args.some((a) => a.startsWith('--anonymous-listeners'))) args.push('--anonymous-listeners', 'yes');
+  }
   const proc = spawn(opts.relay, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   const relay = {
     proc,
@@ -156,6 +175,10 @@ export async function startRelay(opts) {
     stderr: '',
     exit: null, // {code, signal} once exited
     port: 0,
+    store,
+    token: (role, n = 0) => store.token(`${role}-${n}`),
+    link: (role, n = 0) => `${relay.http}${ROLE_PAGES[role]}#t=${relay.token(role, n)}`,
+    wsUrl: (role, n = 0) => `${relay.ws}?t=${relay.token(role, n)}`,
   };
   relay.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
