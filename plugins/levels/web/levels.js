@@ -83,10 +83,6 @@ function fmtTime(ms) {
 
 // ---- connection -----------------------------------------------------------
 
-function onOpen() {
-  conn.link.send({ type: 'core.hello', role: 'technician', agent: 'puente-levels' });
-}
-
 function onClosed(code, opened) {
   conn.welcome = null;
   clearTimeout(conn.pluginTimer);
@@ -100,6 +96,9 @@ function onControl(msg) {
       conn.welcome = parseWelcome(msg);
       stats.client = conn.welcome.client;
       access.welcome(conn.welcome.you);
+      // The console is the technicians' and the organisers' (their links
+      // open it too); the relay grants only the role of the invitation.
+      conn.link.send({ type: 'core.hello', role: conn.welcome.you.role === 'organiser' ? 'organiser' : 'technician', agent: 'puente-levels' });
       // A bar per room channel at once, at the bottom until the first update.
       if (!stats.updates) {
         const names = conn.welcome.channels.map((c) => c.name);
@@ -110,7 +109,7 @@ function onControl(msg) {
       renderFloor();
       break;
     case 'core.hello':
-      if (msg.role !== 'technician') {
+      if (msg.role !== 'technician' && msg.role !== 'organiser') {
         setState('refused');
         break;
       }
@@ -663,7 +662,7 @@ function init() {
   $('sound').addEventListener('click', toggleSound);
   $('floor-set').addEventListener('click', () => setFloor($('floor-select').value));
   $('floor-confirm').addEventListener('click', () => setFloor($('floor-confirm').dataset.lang));
-  conn.link = new Link({ onOpen, onControl, onClose: onClosed });
+  conn.link = new Link({ onControl, onClose: onClosed });
   access = new Access(conn.link, (blocked) => setState(blocked ? 'closed' : 'connecting'));
   window.addEventListener('online', () => conn.link.retryNow());
   renderLanguage();
