@@ -72,7 +72,9 @@ static void build_mounts(struct puente__server *s)
 		         s->cfg->plugin_web_root, p->slots[i].name);
 		if (stat(s->plugin_web[k], &st) || !S_ISDIR(st.st_mode))
 			continue;
-		snprintf(p->slots[i].mount_path, sizeof(p->slots[i].mount_path), "/%s",
+		/* Two fields of one struct: gcc cannot tell they do not overlap. */
+		p->slots[i].mount_path[0] = '/';
+		snprintf(p->slots[i].mount_path + 1, sizeof(p->slots[i].mount_path) - 1, "%s",
 		         p->slots[i].name);
 		memset(m, 0, sizeof(*m));
 		m->mountpoint = p->slots[i].mount_path;
@@ -139,7 +141,8 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 		info.ssl_private_key_filepath = cfg->key;
 		/* Plain and TLS share the port only when plain is allowed. */
 		if (cfg->tls_required == 0)
-			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+			                LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 	}
 
 	s->ctx = lws_create_context(&info);

@@ -122,6 +122,8 @@ struct levels {
 	uint64_t reconnects;
 	struct puente_relay_stats stats;
 	bool has_stats;
+	struct puente_access_stats access;
+	bool has_access;
 	puente_client_id organisers[ORG_MAX]; /* organisers who subscribed */
 	int n_org;
 	uint64_t updates, metrics_served;
@@ -466,10 +468,30 @@ static json_t *health(struct levels *st)
 	}
 	for (int i = 0; i < st->n_ch; i++)
 		json_object_set_new(by, st->ch[i].name, json_integer(st->ch[i].listeners));
-	return json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:o}", "clients", n,
-	                 "listeners_by_channel", by, "dropped", (json_int_t)dropped, "stalled",
-	                 (json_int_t)stalled, "refused", (json_int_t)refused, "reconnects",
-	                 (json_int_t)st->reconnects, "lagging", lagging);
+	json_t *out = json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:o}", "clients", n,
+	                        "listeners_by_channel", by, "dropped", (json_int_t)dropped,
+	                        "stalled", (json_int_t)stalled, "refused", (json_int_t)refused,
+	                        "reconnects", (json_int_t)st->reconnects, "lagging", lagging);
+	/* Who was kept out at the door, and why. */
+	st->has_access = PUENTE_HAS(h, access_stats) && h->access_stats;
+	if (st->has_access) {
+		struct puente_access_stats *a = &st->access;
+
+		h->access_stats(h->ctx, a);
+		json_object_set_new(out, "access",
+		                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		                              "refused_token", (json_int_t)a->refused_token,
+		                              "refused_banned", (json_int_t)a->refused_banned,
+		                              "bans", (json_int_t)a->bans, "banned_now",
+		                              (json_int_t)a->banned_now, "refused_pending",
+		                              (json_int_t)a->refused_pending, "refused_conns",
+		                              (json_int_t)a->refused_conns, "refused_duplicate",
+		                              (json_int_t)a->refused_duplicate, "taken_over",
+		                              (json_int_t)a->taken_over, "revoked_closed",
+		                              (json_int_t)a->revoked_closed, "attendance_dropped",
+		                              (json_int_t)a->attendance_dropped));
+	}
+	return out;
 }
 
 static json_t *alarm_list(struct levels *st)
@@ -745,6 +767,26 @@ static char *metrics_text(struct levels *st, size_t *len)
 		for (int i = 0; i < 4; i++)
 			fprintf(f, "puente_refused_total{reason=\"%s\"} %llu\n", reasons[i],
 			        (unsigned long long)refused[i]);
+		if (st->has_access) {
+			const struct puente_access_stats *a = &st->access;
+			static const char *why[] = {"link", "banned", "handshakes", "sockets",
+			                            "duplicate"};
+			uint64_t n[] = {a->refused_token, a->refused_banned, a->refused_pending,
+			                a->refused_conns, a->refused_duplicate};
+
+			head(f, "puente_door_refused_total", "counter",
+			     "Connections refused at the door, by reason.");
+			for (int i = 0; i < 5; i++)
+				fprintf(f, "puente_door_refused_total{reason=\"%s\"} %llu\n",
+				        why[i], (unsigned long long)n[i]);
+			head(f, "puente_banned_addresses", "gauge", "Client addresses banned now.");
+			fprintf(f, "puente_banned_addresses %llu\n",
+			        (unsigned long long)a->banned_now);
+			head(f, "puente_taken_over_total", "counter",
+			     "Connections replaced by the same link on another device.");
+			fprintf(f, "puente_taken_over_total %llu\n",
+			        (unsigned long long)a->taken_over);
+		}
 		head(f, "puente_clients", "gauge", "Clients connected now.");
 		fprintf(f, "puente_clients %llu\n", (unsigned long long)s->clients_now);
 		head(f, "puente_source_lost", "gauge", "1 while the room's audio input is lost.");

@@ -26,7 +26,7 @@ import invitations  # noqa: E402
 
 START_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
-LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
+LISTEN_RE = re.compile(r"listening on https?://127\.0\.0\.1:(\d+)/")
 
 
 def _die_with_parent():

@@ -135,5 +135,7 @@ export async function checkCsp(url) {
   const styles = /style-src ([^;]*)/.exec(csp) || /default-src ([^;]*)/.exec(csp);
   check(scripts && !/unsafe-inline|unsafe-eval|\*/.test(scripts[1]), `a strict script CSP on ${url} (got "${csp}")`);
   check(styles && !/unsafe-inline|\*/.test(styles[1]), `a strict style CSP on ${url} (got "${csp}")`);
+  // Personal links must not leak to other sites through the Referer header.
+  check(res.headers.get('referrer-policy') === 'no-referrer', `Referrer-Policy: no-referrer on ${url}`);
   return csp;
 }

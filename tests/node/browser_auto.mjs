@@ -56,10 +56,10 @@ run('browser_auto', 120000, async () => {
   check(/plugin interpretation .*loaded/.test(relay.stderr), `the relay loaded the plugin:\n${relay.stderr}`);
 
   // Floor in en: the interpreter works into es.
-  const interp = await interpreter(WebSocket, relay.wsUrl('interpreter'), 'es');
+  const interp = await interpreter(WebSocket, relay.wsFor('interpreter'), 'es');
   await waitFor(() => interp.forwarded > 10, 5000, 'the interpreter sends');
 
-  const tech = await listener(WebSocket, relay.wsUrl('technician'), null);
+  const tech = await listener(WebSocket, relay.wsFor('technician'), null);
   tech.send({ type: 'core.hello', role: 'technician', agent: 'puente-node-tests' });
   const techHello = await tech.next('core.hello');
   check(techHello.role === 'technician', `technician role granted: ${JSON.stringify(techHello)}`);

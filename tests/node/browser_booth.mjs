@@ -42,7 +42,8 @@ run('browser_booth', 170000, async () => {
   const wav = speechWav(tempDir('puente-speech-'), SPEECH);
   const relay = await startRelay({ ...opt, config: CONFIG, args: ['--tone', '--plugin-dir', opt.pluginDir] });
   check(/plugin interpretation .*loaded/.test(relay.stderr), `the relay loaded the plugin:\n${relay.stderr}`);
-  const boothUrl = `${relay.http}interpretation/`;
+  const boothUrl = relay.pageFor('interpretation/', 'interpreter', 0);
+  const boothUrl2 = relay.pageFor('interpretation/', 'interpreter', 1);
   const csp = await checkCsp(boothUrl);
   console.log(`booth page CSP: ${csp}`);
 
@@ -50,8 +51,7 @@ run('browser_booth', 170000, async () => {
   const booth = await newPage(context, 'booth');
   const b = () => booth.evaluate(() => JSON.parse(JSON.stringify(window.puenteBooth)));
 
-  // Interpreters enter with their personal links (README "Personal links").
-  await booth.goto(relay.link('interpreter', 0));
+  await booth.goto(boothUrl);
   await waitFor(async () => (await b()).state === 'ready', 10000, 'booth page ready (interpretation.state seen)');
   await booth.waitForSelector('#booth-list input[value="es-en"]', { timeout: 5000 });
 
@@ -210,7 +210,7 @@ run('browser_booth', 170000, async () => {
   // Handover: a second booth page asks (H), the first hands over (H).
   const booth2 = await newPage(context, 'booth2');
   const b2 = () => booth2.evaluate(() => JSON.parse(JSON.stringify(window.puenteBooth)));
-  await booth2.goto(relay.link('interpreter', 1));
+  await booth2.goto(boothUrl2);
   await waitFor(async () => (await b2()).state === 'ready', 10000, 'second booth page ready');
   await tabTo(booth2, 'the join button', (e) => e.id === 'join');
   await booth2.keyboard.press('Enter');

@@ -222,7 +222,7 @@ run('browser_captions', 170000, async () => {
 
   // Partial lines: shown in place, outside the live region, replaced by
   // their final. A node captioner writes them.
-  const captioner = await captionClient(WebSocket, relay.wsUrl('captioner'), undefined, 'captioner');
+  const captioner = await captionClient(WebSocket, relay.wsFor('captioner', 0), undefined, 'captioner');
   captioner.send({ type: 'captions.cue', lang: 'en', text: 'We begin', final: false, id: 'node-1' });
   captioner.send({ type: 'captions.cue', lang: 'en', text: 'We begin the second', final: false, id: 'node-1' });
   const partial = await waitFor(
@@ -344,7 +344,7 @@ run('browser_captions', 170000, async () => {
   // ---- the captioner page ------------------------------------------------
   const cp = await newPage(context, 'captioner');
   const cstats = () => cp.evaluate(() => JSON.parse(JSON.stringify(window.puenteCaptioner)));
-  await cp.goto(relay.link('captioner', 1));
+  await cp.goto(relay.pageFor('captions/', 'captioner', 1));
   await waitFor(async () => (await cstats()).state === 'ready', 10000, 'the captioner page ready');
   const cs = await cstats();
   check(cs.lang === 'en', `an English browser captions English by default: ${cs.lang}`);
@@ -433,6 +433,7 @@ run('browser_captions', 170000, async () => {
   const again = await startRelay({
     ...opt,
     port: relay.port,
+    invitesFrom: relay,
     config: `[plugin.captions]\narchive_dir = ${archive}\n`,
     args: ['--tone', '--plugins', 'interpretation,captions', '--plugin-dir', opt.pluginDir],
   });

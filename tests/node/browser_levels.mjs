@@ -146,8 +146,7 @@ run('browser_levels', 150000, async () => {
       }
     }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
   });
-  // The real relay wants the technician's personal link; the stand-in does not.
-  await page.goto(relay.link ? relay.link('technician') : `${relay.http}levels/`);
+  await page.goto(relay.pageFor ? relay.pageFor('levels/', 'technician') : `${relay.http}levels/`);
   const floorMeter = () => page.evaluate(() => {
     const m = document.querySelector('[data-meter="ch:floor"]');
     return m ? { now: Number(m.getAttribute('aria-valuenow')), t: Number(m.dataset.t), text: m.getAttribute('aria-valuetext'), role: m.getAttribute('role') } : null;

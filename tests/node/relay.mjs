@@ -3,14 +3,12 @@
 // and as a hand-rolled client over a raw socket.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-import { writeStore } from './invitations.mjs';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '../..');
@@ -140,16 +138,28 @@ export function tempDir(prefix) {
 
 // ---- the relay process -------------------------------------------------------
 
-const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
-// README "Personal links": the page each role's link opens.
-const ROLE_PAGES = { listener: '', interpreter: 'interpretation/', captioner: 'captions/', technician: 'levels/', organiser: 'levels/' };
+export const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
+
+// Invitations as puente-token writes them (tests/lib/invitations.py does the
+// same for the python tests): perRole invitees "<role>-<n>" whose tokens the
+// test keeps; the relay only sees their SHA-256.
+export function writeInvitations(file, perRole = 4) {
+  const tokens = {};
+  const invitees = [];
+  for (const role of ROLES) {
+    for (let n = 0; n < perRole; n++) {
+      const id = `${role}-${n}`;
+      const token = randomBytes(16).toString('base64url');
+      tokens[id] = token;
+      invitees.push({ id, hash: createHash('sha256').update(token).digest('hex'), email: `${id}@test.invalid`, name: id, role, lang: 'en' });
+    }
+  }
+  writeFileSync(file, JSON.stringify({ version: 1, event: 'test', invitees }), { mode: 0o600 });
+  return tokens;
+}
 
 // Starts the relay. opts: relay, webRoot, port (default 0: a free one), args
 // (extra flags), config (INI text written to a temp file, passed as --config).
-// Unless args bring their own --invitees, the relay gets a store with four
-// invitees per role ("<role>-<n>") and lets anonymous listeners in, as the
-// Python harness does (tests/lib/invitations.py): relay.token(role, n),
-// relay.link(role, n) (the personal link) and relay.wsUrl(role, n).
 export async function startRelay(opts) {
   const args = ['--port', String(opts.port ?? 0), '--bind', '127.0.0.1', '--web-root', opts.webRoot];
   if (opts.config !== undefined) {
@@ -158,13 +168,18 @@ export async function startRelay(opts) {
     args.push('--config', file);
   }
   args.push(...(opts.args || []));
-  let store = null;
-  if (!args.some((a) => a.startsWith('--invitees'))) {
-    store = writeStore(
-      tempDir('puente-invites-'),
-      ROLES.flatMap((role) => [0, 1, 2, 3].map((n) => ({ id: `${role}-${n}`, role }))),
-    );
-    args.push('--invitees', store.path);
+  // Unless the test sets up access itself: known invitations, and anonymous
+  // listening allowed (most tests just listen).
+  // invitesFrom: a relay restarted on the same invitations (pages keep their links).
+  let tokens = {};
+  if (opts.invitesFrom) {
+    tokens = opts.invitesFrom.tokens;
+    args.push('--invitees', opts.invitesFrom.invitees);
+    args.push('--anonymous-listeners', 'yes');
+  } else if (!args.some((a) => a.startsWith('--invitees'))) {
+    const file = path.join(tempDir('puente-invites-'), 'invitees.json');
+    tokens = writeInvitations(file);
+    args.push('--invitees', file);
     if (!args.some((a) => a.startsWith('--anonymous-listeners'))) args.push('--anonymous-listeners', 'yes');
   }
   const proc = spawn(opts.relay, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
@@ -175,10 +190,12 @@ export async function startRelay(opts) {
     stderr: '',
     exit: null, // {code, signal} once exited
     port: 0,
-    store,
-    token: (role, n = 0) => store.token(`${role}-${n}`),
-    link: (role, n = 0) => `${relay.http}${ROLE_PAGES[role]}#t=${relay.token(role, n)}`,
-    wsUrl: (role, n = 0) => `${relay.ws}?t=${relay.token(role, n)}`,
+    tokens,
+    invitees: args[args.indexOf('--invitees') + 1],
+    token: (role, n = 0) => tokens[`${role}-${n}`],
+    // The WebSocket URL, and a page's personal link, for role's n-th invitee.
+    wsFor: (role, n = 0) => `${relay.ws}?t=${tokens[`${role}-${n}`]}`,
+    pageFor: (page, role, n = 0) => `${relay.http}${page.replace(/^\//, '')}#t=${tokens[`${role}-${n}`]}`,
   };
   relay.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {

@@ -337,7 +337,13 @@ static void test_store_round_trip(void **state)
 	assert_int_equal(puente_invitees_find(&back, "P0002"), -1);
 	assert_int_equal(puente_invitees_find(&back, "nobody@example.org"), -1);
 	puente_invitees_free(&back);
+
+	/* A directory that does not exist: an error naming the file, and nothing else. */
+	snprintf(path, sizeof(path), "%s/missing/invitees.json", dir);
+	assert_int_equal(puente_invitees_save(path, &list, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "missing/invitees.json: cannot write the store"));
 	puente_invitees_free(&list);
+	snprintf(path, sizeof(path), "%s/invitees.json", dir);
 	unlink(path);
 }
 

@@ -341,6 +341,11 @@ function renderHealth(h) {
   $('h-dropped').textContent = fmtNum(h.dropped);
   $('h-stalled').textContent = fmtNum(h.stalled);
   $('h-refused').textContent = fmtNum(h.refused);
+  const door = h.access && typeof h.access === 'object' ? h.access : {};
+  $('h-door-links').textContent = fmtNum(door.refused_token);
+  $('h-door-bans').textContent = fmtNum(door.banned_now);
+  $('h-door-limits').textContent = door.refused_pending === undefined ? fmtNum(undefined) : fmtNum(Number(door.refused_pending) + Number(door.refused_conns) + Number(door.refused_banned));
+  $('h-door-takeover').textContent = fmtNum(door.taken_over);
   const lagging = Array.isArray(h.lagging) ? h.lagging.filter((l) => l && typeof l === 'object') : [];
   const items = lagging.map((l) => {
     const li = document.createElement('li');
