@@ -1217,8 +1217,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct booth *b = user;
 
 	if (!b->opened)
-		fail(b, 1, "cannot connect to %s: %s%s", b->opt.target.url, reason,
-		     pcl_connect_hint(b->cl));
+		fail(b, 1, "cannot connect to %s: %s", b->opt.target.url, reason);
 	else if (!b->closing)
 		fail(b, 1, "the relay closed the connection: %d %s", code, reason);
 }

@@ -1118,8 +1118,7 @@ static void ws_on_closed(void *user, int code, const char *reason)
 	if (t->closing || t->fatal)
 		return;
 	if (!t->opened && (!t->ever_ready || pcl_http_status(t->cl)))
-		fail(t, 1, "cannot connect to %s: %s%s", t->opt.target.url, reason,
-		     pcl_connect_hint(t->cl));
+		fail(t, 1, "cannot connect to %s: %s", t->opt.target.url, reason);
 	else if (code == PUENTE_CLOSE_TAKEN_OVER || code == PUENTE_CLOSE_REVOKED)
 		/* Coming back would take the link from the other device, or be refused. */
 		fail(t, 1, "the relay closed the connection: %d %s", code, reason);

@@ -446,8 +446,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct listen *l = user;
 
 	if (!l->opened)
-		fail(l, 1, "cannot connect to %s: %s%s", l->opt.target.url, reason,
-		     pcl_connect_hint(l->cl));
+		fail(l, 1, "cannot connect to %s: %s", l->opt.target.url, reason);
 	else if (!l->closing && !l->fatal)
 		pcl_warn("the connection closed: %d %s", code, reason);
 }

@@ -396,8 +396,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct meter *m = user;
 
 	if (!m->opened)
-		fail(m, 1, "cannot connect to %s: %s%s", m->opt.target.url, reason,
-		     pcl_connect_hint(m->cl));
+		fail(m, 1, "cannot connect to %s: %s", m->opt.target.url, reason);
 	else if (!m->closing && !m->fatal)
 		warn("the connection closed: %d %s", code, reason);
 }

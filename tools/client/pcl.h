@@ -51,20 +51,30 @@
 /* Longest Opus packet in samples at 48 kHz (120 ms, RFC 6716). */
 #define PCL_MAX_PACKET_SAMPLES 5760
 
-/* A parsed ws:// URL. */
+/* A parsed ws:// or wss:// URL. */
 struct pcl_url {
 	char host[PCL_HOST_MAX]; /* name or address; IPv6 without brackets */
 	uint16_t port;
 	char path[PCL_PATH_MAX]; /* starts with '/' */
+	bool tls;                /* wss:// */
 };
 
 /*
- * Parses "ws://HOST[:PORT][/PATH]" (HOST may be "[v6addr]"). A missing port
- * is PCL_DEFAULT_PORT and a missing path is PUENTE_WS_PATH, so "ws://host"
- * reaches a relay with default settings. Returns 0, or -EINVAL for anything
- * else (other schemes, empty host, bad port, user info, spaces, overlong).
+ * Parses "ws://HOST[:PORT][/PATH]" or the same with wss:// (HOST may be
+ * "[v6addr]"). A missing port is PCL_DEFAULT_PORT (the relay's, with or
+ * without TLS) and a missing path is PUENTE_WS_PATH, so "ws://host" reaches
+ * a relay with default settings. Returns 0, or -EINVAL for anything else
+ * (other schemes, empty host, bad port, user info, spaces, overlong).
  */
 int pcl_url_parse(const char *url, struct pcl_url *out);
+
+/*
+ * wss:// checks the relay's certificate against the system's authorities,
+ * or, once this is called with a file, against the certificates in it (a
+ * relay with a self-signed certificate). Before pcl_create(); the path is
+ * kept, not copied.
+ */
+void pcl_set_ca_file(const char *path);
 
 /* --- personal links (pcl_link.c) --- */
 
@@ -138,7 +148,9 @@ struct pcl_callbacks {
 	 * The connection is over; called once. code: the close code the peer
 	 * sent, or the one pcl_close() or pcl itself (1009 message too big)
 	 * sent; 1006 if it ended without a close frame; 0 if it never opened.
-	 * reason: sanitised text, never NULL, maybe empty.
+	 * reason: sanitised text, never NULL, maybe empty; for one that never
+	 * opened, one line saying why and what to do (a refused upgrade:
+	 * pcl_refusal_text(); a failed TLS handshake; nothing answering).
 	 */
 	void (*closed)(void *user, int code, const char *reason);
 };

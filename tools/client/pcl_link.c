@@ -163,12 +163,6 @@ int pcl_target_resolve(struct pcl_target *out, const char *url, const char *toke
 		         "http(s)://HOST[:PORT]/PAGE#t=TOKEN");
 		return -EINVAL;
 	}
-	if (!strncasecmp(out->url, "wss://", 6)) {
-		snprintf(err, errlen,
-		         "bad --url: the tools do not speak TLS (wss://, an https link) yet; "
-		         "use the relay's own ws://HOST:PORT/ws with --token");
-		return -EINVAL;
-	}
 	if (pcl_url_parse(out->url, &parsed) < 0) {
 		snprintf(err, errlen, "bad --url: expected ws://HOST[:PORT][/PATH]");
 		return -EINVAL;

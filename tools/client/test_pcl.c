@@ -47,28 +47,28 @@ static void test_url_defaults(void **state)
 	assert_int_equal(pcl_url_parse("ws://[::1]:65535/ws", &u), 0);
 	assert_string_equal(u.host, "::1");
 	assert_int_equal(u.port, 65535);
+	assert_false(u.tls);
+
+	/* wss: TLS, the same defaults. */
+	assert_int_equal(pcl_url_parse("WSS://relay.example", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.host, "relay.example");
+	assert_int_equal(u.port, PCL_DEFAULT_PORT);
+	assert_string_equal(u.path, PUENTE_WS_PATH);
+	assert_int_equal(pcl_url_parse("wss://h:443/ws?t=x", &u), 0);
+	assert_true(u.tls);
+	assert_int_equal(u.port, 443);
+	assert_string_equal(u.path, "/ws?t=x");
 }
 
 static void test_url_rejects(void **state)
 {
 	static const char *bad[] = {
-	    "",
-	    "http://h/ws",
-	    "wss://h/ws",
-	    "ws://",
-	    "ws://:80/ws",
-	    "ws://h:0/ws",
-	    "ws://h:65536/ws",
-	    "ws://h:/ws",
-	    "ws://h:12a/ws",
-	    "ws://h:0000080/ws",
-	    "ws://user@h/ws",
-	    "ws://h ws",
-	    "ws://h/w s",
-	    "ws://[::1/ws",
-	    "ws://h\n/ws",
-	    "ws://h?x",
-	    "wss://h",
+	    "",           "http://h/ws",   "https://h/ws",      "ws://",
+	    "wss://",     "ws://:80/ws",   "ws://h:0/ws",       "ws://h:65536/ws",
+	    "ws://h:/ws", "ws://h:12a/ws", "ws://h:0000080/ws", "ws://user@h/ws",
+	    "ws://h ws",  "ws://h/w s",    "ws://[::1/ws",      "ws://h\n/ws",
+	    "ws://h?x",   "wss://h?x",
 	};
 	char longhost[PCL_HOST_MAX + 16];
 	struct pcl_url u;
@@ -390,11 +390,12 @@ static void test_target_resolve(void **state)
 	    pcl_target_resolve(&t, "http://u@h/#t=secret", NULL, NULL, NULL, err, sizeof(err)),
 	    -EINVAL);
 	assert_null(strstr(err, "secret"));
-	assert_int_equal(
-	    pcl_target_resolve(&t, "https://h/#t=secret", NULL, NULL, NULL, err, sizeof(err)),
-	    -EINVAL);
-	assert_null(strstr(err, "secret"));
-	assert_non_null(strstr(err, "TLS"));
+	/* An https link: wss on 443, the token in the connect URL only. */
+	assert_int_equal(pcl_target_resolve(&t, "https://relay.example/captions/#t=" TOKEN, NULL,
+	                                    NULL, NULL, err, sizeof(err)),
+	                 0);
+	assert_string_equal(t.url, "wss://relay.example:443/ws");
+	assert_string_equal(t.connect, "wss://relay.example:443/ws?t=" TOKEN);
 	assert_int_equal(pcl_target_resolve(&t, NULL, NULL, NULL, "bad token", err, sizeof(err)),
 	                 -EINVAL);
 }

@@ -91,15 +91,18 @@ int pcl_target_option(struct pcl_target *target, const char *url, const char *to
 {
 	char err[256];
 
+	const char *ca = getenv("PUENTE_CA_FILE");
+
 	if (pcl_target_resolve(target, url, token, token_file, getenv("PUENTE_TOKEN"), err,
 	                       sizeof(err)) < 0)
 		return pcl_bad_usage(synopsis, "%s", err);
+	if (ca && *ca) {
+		if (access(ca, R_OK) < 0)
+			return pcl_bad_usage(synopsis, "PUENTE_CA_FILE %s: %s", ca,
+			                     strerror(errno));
+		pcl_set_ca_file(ca);
+	}
 	return -1;
-}
-
-const char *pcl_connect_hint(const struct pcl_client *c)
-{
-	return pcl_http_status(c) ? "" : " (is the relay running there?)";
 }
 
 bool pcl_parse_seconds(const char *arg, double max, double *seconds)

@@ -55,19 +55,13 @@ bool pcl_valid_name(const char *name, size_t len);
 
 /*
  * --url, --token, --token-file and the environment's PUENTE_TOKEN into
- * *target (pcl_target_resolve). Returns -1 to go on, or 2 after a bad-usage
- * message, which never shows the token.
+ * *target (pcl_target_resolve), and PUENTE_CA_FILE, the certificates a
+ * wss:// relay is checked against (pcl_set_ca_file). Returns -1 to go on,
+ * or 2 after a bad-usage message, which never shows the token.
  */
 struct pcl_target;
 int pcl_target_option(struct pcl_target *target, const char *url, const char *token,
                       const char *token_file, const char *synopsis);
-/*
- * What follows "cannot connect to URL: REASON" for a connection that never
- * opened: nothing when the relay refused it (REASON says why), else a hint
- * that nothing answered there.
- */
-struct pcl_client;
-const char *pcl_connect_hint(const struct pcl_client *c);
 
 /* SIGINT and SIGTERM set pcl_stop (a second one ends the program at once); SIGPIPE is ignored. */
 void pcl_catch_signals(void);
