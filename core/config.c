@@ -46,6 +46,10 @@ static const char default_ini[] = "[core]\n"
                                   "ban_time = 300\n"
                                   "max_pending_per_address = 8\n"
                                   "max_conns_per_address = 20\n"
+                                  "message_burst = 20\n"
+                                  "message_rate = 5\n"
+                                  "captioner_burst = 100\n"
+                                  "captioner_rate = 30\n"
                                   "\n"
                                   "[channel.floor]\n"
                                   "label = Floor\n"
@@ -227,6 +231,14 @@ int puente__config_set_access(struct puente__config *c, const char *k, const cha
 		return parse_int(v, 0, 1000000, &c->max_pending_per_address);
 	if (!strcmp(k, "max_conns_per_address"))
 		return parse_int(v, 0, 1000000, &c->max_conns_per_address);
+	if (!strcmp(k, "message_burst"))
+		return parse_int(v, 1, 100000, &c->message_burst);
+	if (!strcmp(k, "message_rate"))
+		return parse_int(v, 1, 100000, &c->message_rate);
+	if (!strcmp(k, "captioner_burst"))
+		return parse_int(v, 1, 100000, &c->captioner_burst);
+	if (!strcmp(k, "captioner_rate"))
+		return parse_int(v, 1, 100000, &c->captioner_rate);
 	return 1;
 }
 

@@ -75,6 +75,10 @@ struct puente__config {
 	int ban_s;                   /* ... ban it this long */
 	int max_pending_per_address; /* connections still in their handshake; 0: no cap */
 	int max_conns_per_address;   /* open WebSockets; 0: no cap */
+	int message_burst;           /* control messages a client may send at once ... */
+	int message_rate;            /* ... and per second after that */
+	int captioner_burst;         /* the same for captioners (partial lines) */
+	int captioner_rate;
 };
 
 /* Loads the embedded default. 0 or -errno. */

@@ -30,14 +30,6 @@
 #define TXQ           32 /* queued control messages per client */
 #define CLOCK_EVERY_S 5
 #define ALIVE_EVERY_S 60 /* attendance: bounds what a crash leaves unknown */
-/*
- * Control messages a client may send at once, and per second after that.
- * Captioners (and speech engines) send a partial line several times a second.
- */
-#define BUCKET_BURST           20.0
-#define BUCKET_RATE            5.0
-#define BUCKET_BURST_CAPTIONER 100.0
-#define BUCKET_RATE_CAPTIONER  30.0
 
 struct txmsg {
 	unsigned char *buf; /* LWS_PRE headroom, then the text */
@@ -206,9 +198,11 @@ static void close_with(struct puente__session *s, uint16_t code, const char *rea
 /* Token bucket on control messages, on the monotonic clock. */
 static bool rate_ok(struct puente__session *s)
 {
+	/* Captioners (and speech engines) send a partial line several times a second. */
+	const struct puente__config *cfg = s->srv->cfg;
 	bool captioner = s->role == PUENTE_ROLE_CAPTIONER;
-	double burst = captioner ? BUCKET_BURST_CAPTIONER : BUCKET_BURST;
-	double rate = captioner ? BUCKET_RATE_CAPTIONER : BUCKET_RATE;
+	double burst = captioner ? cfg->captioner_burst : cfg->message_burst;
+	double rate = captioner ? cfg->captioner_rate : cfg->message_rate;
 	uint64_t now = puente__now_mono_ns();
 
 	s->tokens += (double)(now - s->tokens_ns) / 1e9 * rate;
@@ -494,7 +488,8 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	s->role = s->grant.role;
 	s->leave_reason = "closed";
 	s->channel = -1;
-	s->tokens = BUCKET_BURST;
+	s->tokens =
+	    s->role == PUENTE_ROLE_CAPTIONER ? srv->cfg->captioner_burst : srv->cfg->message_burst;
 	s->tokens_ns = puente__now_mono_ns();
 	s->connected_us = puente__now_unix_us();
 	s->next = srv->sessions;

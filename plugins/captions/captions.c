@@ -4,7 +4,9 @@
  * that CART software speaks; each client chooses a language (captions.choose)
  * and receives its cues, partial lines and their final form; final cues are
  * kept for late comers (captions.history) and archived as WebVTT, SubRip and a
- * transcript (README, "Caption messages").
+ * transcript (README, "Caption messages"). A WebSocket captioner whose
+ * invitation names caption languages (the host's client_grant "languages")
+ * writes only those; each client's choice goes to the attendance log.
  *
  * Threads: init() and destroy() on the main thread; the events and the HTTP
  * routes on the lws service thread, one at a time, so the state needs no lock.
@@ -101,7 +103,51 @@ static int lang_find(const struct captions *st, const char *tag, size_t n)
 	return -1;
 }
 
+/* Spaces and tabs off both ends of the n bytes at *s. */
+static void trim(const char **s, size_t *n)
+{
+	while (*n && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
 /* ---- captioners ---- */
+
+/*
+ * The caption languages a WebSocket captioner may write: those its
+ * invitation's "languages" grant names (a tag stands for the caption language
+ * lang_find gives it), or any when it names none. A name that is no caption
+ * language is logged and allows nothing: a mistyped grant must not open them all.
+ */
+static void ws_may(struct captions *st, struct captioner *c)
+{
+	const struct puente_host *h = st->host;
+	const char *grant = PUENTE_HAS(h, client_grant) && h->client_grant
+	                        ? h->client_grant(h->ctx, c->client, "languages")
+	                        : NULL;
+
+	for (int i = 0; i < st->n_langs; i++)
+		c->may[i] = !grant;
+	for (const char *p = grant; p && *p;) {
+		size_t n = strcspn(p, ",");
+		const char *item = p;
+		size_t len = n;
+		int lang;
+
+		trim(&item, &len);
+		if (len && (lang = lang_find(st, item, len)) >= 0)
+			c->may[lang] = true;
+		else if (len)
+			h->log(h->ctx, PUENTE_LOG_WARN,
+			       "client %llu: its invitation names caption language '%.*s', which "
+			       "this relay does not have",
+			       (unsigned long long)c->client, (int)(len > 40 ? 40 : len), item);
+		p += n + (p[n] == ',');
+	}
+}
 
 static struct captioner *ws_captioner(struct captions *st, puente_client_id id, bool create)
 {
@@ -124,8 +170,7 @@ static struct captioner *ws_captioner(struct captions *st, puente_client_id id, 
 	c = &st->ws[st->n_ws++];
 	memset(c, 0, sizeof(*c));
 	c->client = id;
-	for (int i = 0; i < st->n_langs; i++)
-		c->may[i] = true; /* roles are self-declared: any caption language */
+	ws_may(st, c);
 	return c;
 }
 
@@ -293,6 +338,10 @@ static int msg_cue(struct captions *st, puente_client_id from, const json_t *bod
 		h->log(h->ctx, PUENTE_LOG_ERROR, "out of memory for a captioner");
 		return -EBUSY;
 	}
+	if (!c->may[lang]) {
+		st->n.forbidden++;
+		return -EPERM; /* not a language its invitation names */
+	}
 	len = json_string_length(jtext);
 	refusal = judge_text(st, c, json_string_value(jtext), len, &status);
 	if (refusal) {
@@ -358,7 +407,7 @@ static int msg_choose(struct captions *st, puente_client_id from, const json_t *
 	const json_t *jlang = json_object_get(body, "lang");
 	bool technician = h->client_role(h->ctx, from) == PUENTE_ROLE_TECHNICIAN;
 	json_t *m;
-	int lang = -1;
+	int lang = -1, before = choosers_get(&st->choosers, from), now, failed;
 
 	if (!jlang ||
 	    (!json_is_null(jlang) &&
@@ -367,10 +416,15 @@ static int msg_choose(struct captions *st, puente_client_id from, const json_t *
 		st->n.bad_field++;
 		return -EINVAL;
 	}
-	if (choosers_set(&st->choosers, st->langs, from, lang, technician)) {
+	failed = choosers_set(&st->choosers, st->langs, from, lang, technician);
+	if (failed)
 		h->log(h->ctx, PUENTE_LOG_ERROR, "out of memory for a caption choice");
+	/* What the client reads now, for the attendance log; a failed move leaves it none. */
+	now = choosers_get(&st->choosers, from);
+	if (now != before && PUENTE_HAS(h, attendance_note) && h->attendance_note)
+		h->attendance_note(h->ctx, from, "captions", now >= 0 ? st->langs[now].tag : NULL);
+	if (failed)
 		return -EBUSY;
-	}
 	if (lang < 0)
 		m = json_pack("{s:s, s:n, s:[]}", "type", "captions.history", "lang", "cues");
 	else
@@ -765,16 +819,6 @@ static void captions_http(void *state, const struct puente_http_request *req,
 }
 
 /* ---- configuration ---- */
-
-static void trim(const char **s, size_t *n)
-{
-	while (*n && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-		(*n)--;
-}
 
 /* Calls fn on each trimmed, non-empty item of a comma-separated list; stops at its first error. */
 static int each_item(const char *list, int (*fn)(struct captions *, const char *, size_t),

@@ -12,6 +12,12 @@
  * gaps. Each output channel keeps a timeline instead: a packet gets the media
  * time right after the previous one on that channel, and only a channel that
  * was idle is anchored again on the room clock (flagged DISCONT).
+ *
+ * Invitations: an interpreter whose invitation names booths (the host's
+ * client_grant "booths") may join, claim, switch into, and be handed over
+ * only those. The grant is read as the interpreter joins; every way into a
+ * booth goes through interpretation.join or handover.force, which check it, so
+ * being live in a booth implies it may speak there.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -85,8 +91,10 @@ struct client {
 	enum puente_role role;
 	int heard; /* channel this plugin last subscribed it to; -2 before the first time */
 	/* interpreters */
-	int booth;  /* index in booths; -1 none */
-	int source; /* what it hears when it is not waiting for a handover */
+	bool restricted;                   /* its invitation names booths: only those in may_use */
+	bool may_use[PUENTE_MAX_CHANNELS]; /* by booth index */
+	int booth;                         /* index in booths; -1 none */
+	int source;                        /* what it hears when it is not waiting for a handover */
 	/* everyone else, once it sent interpretation.listen */
 	enum choice choice;
 	int chosen;                 /* CHOICE_CHANNEL */
@@ -109,7 +117,7 @@ struct interp {
 	struct client *clients;
 	size_t n_clients, cap_clients;
 	/* Shown in the log at the end: refusals are also counted by the core. */
-	uint64_t published, refused_not_live, refused_muted, publish_failed;
+	uint64_t published, refused_not_live, refused_muted, refused_grant, publish_failed;
 };
 
 static const char *channel_name(const struct interp *st, int ch)
@@ -239,20 +247,56 @@ static json_t *state_json(const struct interp *st)
 	                 st->fallback == FALLBACK_FLOOR ? "floor" : "silence", "booths", booths);
 }
 
-/* 0 sends to every role. */
+static bool may_use(const struct client *c, int booth)
+{
+	return !c->restricted || c->may_use[booth];
+}
+
+/* The ids of the booths an interpreter may use, for its page to offer only those. */
+static json_t *allowed_json(const struct interp *st, const struct client *c)
+{
+	json_t *ids = json_array();
+
+	for (int i = 0; ids && i < st->n_booths; i++)
+		if (may_use(c, i))
+			json_array_append_new(ids, json_string(st->booths[i].id));
+	return ids;
+}
+
+/* The state to one client; an interpreter's also says which booths it may use. */
+static void send_state_to(struct interp *st, const struct client *c, json_t *msg)
+{
+	if (c->role == PUENTE_ROLE_INTERPRETER &&
+	    json_object_set_new(msg, "allowed_booths", allowed_json(st, c))) {
+		st->host->log(st->host->ctx, PUENTE_LOG_ERROR, "out of memory for the state");
+		return;
+	}
+	st->host->send_json(st->host->ctx, c->id, msg);
+	json_object_del(msg, "allowed_booths");
+}
+
+/* 0 sends to everyone: interpreters one by one (each its own allowed_booths), the rest by role. */
 static void send_state(struct interp *st, puente_client_id to)
 {
 	json_t *msg = state_json(st);
+	struct client *c;
 
 	if (!msg) {
 		st->host->log(st->host->ctx, PUENTE_LOG_ERROR, "out of memory for the state");
 		return;
 	}
-	if (to)
-		st->host->send_json(st->host->ctx, to, msg);
-	else
+	if (to) {
+		c = client_find(st, to);
+		if (c)
+			send_state_to(st, c, msg);
+	} else {
 		for (int r = 0; r < PUENTE_ROLE_COUNT; r++)
-			st->host->send_json_role(st->host->ctx, (enum puente_role)r, msg);
+			if (r != PUENTE_ROLE_INTERPRETER)
+				st->host->send_json_role(st->host->ctx, (enum puente_role)r, msg);
+		for (size_t i = 0; i < st->n_clients; i++)
+			if (st->clients[i].role == PUENTE_ROLE_INTERPRETER)
+				send_state_to(st, &st->clients[i], msg);
+	}
 	json_decref(msg);
 }
 
@@ -486,6 +530,15 @@ static struct booth *live_booth(struct interp *st, const struct client *c)
 
 /* ---- messages in ---- */
 
+/* Spaces and tabs off both ends of *s, which ends at end. */
+static void trim(char **s, char *end)
+{
+	while (**s == ' ' || **s == '\t')
+		(*s)++;
+	while (end > *s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = 0;
+}
+
 /* A string field of at most MAX_NAME bytes, without an embedded NUL; NULL otherwise. */
 static const char *body_str(const json_t *body, const char *key)
 {
@@ -516,6 +569,23 @@ static int body_bool(const json_t *body, const char *key, bool *out)
 
 typedef int (*msg_fn)(struct interp *st, struct client *c, const json_t *body);
 
+/* -EPERM, counted, when c's invitation does not allow booth; else 0. */
+static int check_grant(struct interp *st, const struct client *c, int booth)
+{
+	if (may_use(c, booth))
+		return 0;
+	st->refused_grant++;
+	return -EPERM;
+}
+
+/* A channel of another booth than c's own: -EPERM when c may not use that booth, else -EINVAL. */
+static int other_booth(struct interp *st, const struct client *c, int ch)
+{
+	int b = ch >= 0 ? st->booth_of[ch] : -1;
+
+	return b >= 0 && check_grant(st, c, b) ? -EPERM : -EINVAL;
+}
+
 static int msg_join(struct interp *st, struct client *c, const json_t *body)
 {
 	int index;
@@ -525,6 +595,8 @@ static int msg_join(struct interp *st, struct client *c, const json_t *body)
 	index = booth_find(st, body_str(body, "booth"));
 	if (index < 0)
 		return -EINVAL;
+	if (check_grant(st, c, index))
+		return -EPERM;
 	if (index == c->booth) {
 		send_state(st, c->id);
 		return 0;
@@ -574,7 +646,7 @@ static int msg_claim(struct interp *st, struct client *c, const json_t *body)
 	b = &st->booths[c->booth];
 	ch = body_channel(st, body);
 	if (ch < 0 || !booth_has(b, ch))
-		return -EINVAL;
+		return other_booth(st, c, ch);
 	if (b->live)
 		return -EBUSY;
 	go_live(st, b, c->id, ch);
@@ -607,7 +679,7 @@ static int msg_direction(struct interp *st, struct client *c, const json_t *body
 		return -EPERM;
 	ch = body_channel(st, body);
 	if (ch < 0 || !booth_has(b, ch))
-		return -EINVAL;
+		return other_booth(st, c, ch);
 	if (ch == b->direction) {
 		send_state(st, c->id);
 		return 0;
@@ -716,7 +788,12 @@ static int msg_handover_force(struct interp *st, struct client *c, const json_t 
 	if (index < 0 || !json_is_integer(to) || json_integer_value(to) <= 0)
 		return -EINVAL;
 	t = client_find(st, (puente_client_id)json_integer_value(to));
-	if (!t || t->booth != index)
+	if (!t)
+		return -EINVAL;
+	/* Not even a technician may put an interpreter where its invitation does not allow. */
+	if (check_grant(st, t, index))
+		return -EPERM;
+	if (t->booth != index)
 		return -EINVAL;
 	b = &st->booths[index];
 	if (!b->live)
@@ -861,6 +938,47 @@ static void interp_client_leave(void *state, puente_client_id id)
 	changed(st);
 }
 
+/*
+ * The booths an interpreter's invitation allows: booth ids, or channel ids
+ * standing for their booth ("es,en" allows the booth es-en). A name that is
+ * neither is logged and allows nothing: a mistyped grant must not open every booth.
+ */
+static void read_grant(struct interp *st, struct client *c)
+{
+	const struct puente_host *h = st->host;
+	const char *grant = PUENTE_HAS(h, client_grant) && h->client_grant
+	                        ? h->client_grant(h->ctx, c->id, "booths")
+	                        : NULL;
+
+	if (!grant)
+		return;
+	c->restricted = true;
+	for (const char *p = grant; *p;) {
+		size_t n = strcspn(p, ",");
+		char name[MAX_NAME + 1];
+		char *s = name;
+		int b = -1, ch;
+
+		if (n <= MAX_NAME) {
+			memcpy(name, p, n);
+			name[n] = 0;
+			trim(&s, name + n);
+			b = booth_find(st, s);
+			if (b < 0 && (ch = channel_index(st, s)) >= 0)
+				b = st->booth_of[ch];
+		}
+		if (b >= 0)
+			c->may_use[b] = true;
+		else if (n > 0)
+			h->log(
+			    h->ctx, PUENTE_LOG_WARN,
+			    "client %llu: its invitation names booth '%.*s', which this room does "
+			    "not have",
+			    (unsigned long long)c->id, n > MAX_NAME ? MAX_NAME : (int)n, p);
+		p += n + (p[n] == ',');
+	}
+}
+
 static void interp_client_join(void *state, puente_client_id id, enum puente_role role)
 {
 	struct interp *st = state;
@@ -880,7 +998,7 @@ static void interp_client_join(void *state, puente_client_id id, enum puente_rol
 		st->clients = grown;
 		st->cap_clients = cap;
 	}
-	st->clients[st->n_clients++] = (struct client){
+	st->clients[st->n_clients] = (struct client){
 	    .id = id,
 	    .role = role,
 	    .heard = -2,
@@ -888,6 +1006,9 @@ static void interp_client_join(void *state, puente_client_id id, enum puente_rol
 	    .source = st->floor,
 	    .choice = CHOICE_NONE,
 	};
+	if (role == PUENTE_ROLE_INTERPRETER)
+		read_grant(st, &st->clients[st->n_clients]);
+	st->n_clients++;
 	send_state(st, id);
 }
 
@@ -957,14 +1078,6 @@ static int interp_audio(void *state, puente_client_id from, const struct puente_
 }
 
 /* ---- configuration ---- */
-
-static void trim(char **s, char *end)
-{
-	while (**s == ' ' || **s == '\t')
-		(*s)++;
-	while (end > *s && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = 0;
-}
 
 /* One booth "a-b-c" from the config, in place. 0, or -EINVAL after one log line. */
 static int parse_booth(struct interp *st, char *spec)
@@ -1109,10 +1222,10 @@ static void interp_destroy(void *state)
 
 	st->host->log(st->host->ctx, PUENTE_LOG_INFO,
 	              "published %llu interpreter packets; refused %llu (not live), %llu (muted), "
-	              "%llu (publish failed)",
+	              "%llu (publish failed); %llu booth commands refused by invitations",
 	              (unsigned long long)st->published, (unsigned long long)st->refused_not_live,
-	              (unsigned long long)st->refused_muted,
-	              (unsigned long long)st->publish_failed);
+	              (unsigned long long)st->refused_muted, (unsigned long long)st->publish_failed,
+	              (unsigned long long)st->refused_grant);
 	free(st->clients);
 	free(st);
 }

@@ -567,6 +567,82 @@ static void role_refusals(void **state)
 	assert_int_equal(fake_message(f, LEO, "nope", NULL), -ENOENT);
 }
 
+/* ---- invitations ---- */
+
+static void grant_limits_languages(void **state)
+{
+	struct fake_host *f = &((struct t *)*state)->f;
+	enum { ANA = 20, BEN = 21, CLARA = 22 };
+
+	fake_grant(f, ANA, "languages", "en-GB");
+	fake_grant(f, CLARA, "languages", "pt, ,es");
+	f = room(state);
+	fake_connect(f, ANA, PUENTE_ROLE_CAPTIONER);
+	fake_connect(f, BEN, PUENTE_ROLE_CAPTIONER); /* no grant: any language */
+	fake_connect(f, CLARA, PUENTE_ROLE_CAPTIONER);
+	choose(f, LEO, "es");
+	choose(f, LIA, "en");
+	fake_clear(f);
+
+	/* en-GB stands for the caption language en, as it does in a cue. */
+	assert_int_equal(cue(f, ANA, "es", "no es mío", true), -EPERM);
+	assert_int_equal(cue(f, ANA, "en", "mine", true), 0);
+	assert_int_equal(cue(f, BEN, "es", "de Ben", true), 0);
+	assert_int_equal(cue(f, BEN, "en", "Ben's", true), 0);
+	/* A name that is no caption language allows nothing, and is said once per captioner. */
+	assert_int_equal(cue(f, CLARA, "en", "not mine", true), -EPERM);
+	assert_int_equal(cue(f, CLARA, "es", "mía", true), 0);
+	assert_int_equal(fake_log_count(f, "names caption language 'pt'"), 1);
+	assert_int_equal(fake_count(f, LEO, "captions.cue"), 2);
+	assert_int_equal(fake_count(f, LIA, "captions.cue"), 2);
+	assert_string_equal(str_of(fake_last(f, LEO, "captions.cue"), "text"), "mía");
+	assert_string_equal(str_of(fake_last(f, LIA, "captions.cue"), "text"), "Ben's");
+	assert_int_equal(st_of(f)->n.forbidden, 2);
+	/* The refusal is the host's forbidden: the plugin adds no error of its own. */
+	assert_null(fake_last(f, ANA, "core.error"));
+}
+
+/* A relay from before invitations has no client_grant: any language, as always. */
+static void grant_old_host_unrestricted(void **state)
+{
+	struct fake_host *f = &((struct t *)*state)->f;
+
+	f->host.size = offsetof(struct puente_host, client_grant);
+	fake_grant(f, CART, "languages", "en");
+	f = room(state);
+	assert_int_equal(cue(f, CART, "es", "hola", true), 0);
+	assert_int_equal(choose(f, LEO, "es"), 0);
+	assert_int_equal(f->n_notes, 0);
+}
+
+static void attendance_notes_choices(void **state)
+{
+	struct fake_host *f = room(state);
+	const struct fake_note *n;
+
+	assert_int_equal(choose(f, LEO, "es-MX"), 0);
+	n = fake_note_last(f, LEO, "captions");
+	assert_non_null(n);
+	assert_false(n->null);
+	assert_string_equal(n->value, "es"); /* the caption language, not the tag as sent */
+	/* The same language again is no change. */
+	assert_int_equal(choose(f, LEO, "es"), 0);
+	assert_int_equal(fake_note_count(f, LEO, "captions"), 1);
+	assert_int_equal(choose(f, LEO, "en"), 0);
+	assert_string_equal(fake_note_last(f, LEO, "captions")->value, "en");
+	assert_int_equal(choose(f, LEO, NULL), 0);
+	assert_true(fake_note_last(f, LEO, "captions")->null);
+	assert_int_equal(choose(f, LEO, NULL), 0);
+	assert_int_equal(fake_note_count(f, LEO, "captions"), 3);
+	/* A refused choice changes nothing. */
+	assert_int_equal(choose(f, LIA, "xx"), -EINVAL);
+	assert_int_equal(fake_note_count(f, LIA, "captions"), 0);
+	/* Turning off what was never on is no change either. */
+	assert_int_equal(choose(f, LIA, NULL), 0);
+	assert_int_equal(fake_note_count(f, LIA, "captions"), 0);
+	assert_int_equal(f->n_notes, 3);
+}
+
 static void bad_fields(void **state)
 {
 	struct fake_host *f = room(state);
@@ -1374,6 +1450,9 @@ int main(void)
 	    T(partial_then_final_same_id),
 	    T(cue_times),
 	    T(role_refusals),
+	    T(grant_limits_languages),
+	    T(grant_old_host_unrestricted),
+	    T(attendance_notes_choices),
 	    T(bad_fields),
 	    T(too_long_at_5000),
 	    T(bad_text_over_ws),

@@ -150,7 +150,8 @@ function onError(msg) {
     setState('no-plugin');
     showAlert('err_no_plugin', {});
   } else if (ref === 'captions.cue') {
-    refused(code, message);
+    // The page is a captioner: what is forbidden is a language its invitation does not name.
+    refused(code, code === 'forbidden' ? t('err_lang_not_invited', { language: languageName(stats.lang) }) : message);
   } else {
     showAlert('err_relay', { code, message });
   }

@@ -29,6 +29,7 @@ export const CAPTIONER_STRINGS = {
     err_no_plugin: 'This relay does not run the captions plugin.',
     err_offline: 'Not connected to the relay: the line stays in the box until the connection is back.',
     err_role: 'The relay did not accept this page as a captioner: {message}',
+    err_lang_not_invited: 'your invitation does not include captions in {language}; choose a language it includes',
   },
   es: {
     capt_title: 'puente: subtitulado',
@@ -58,5 +59,6 @@ export const CAPTIONER_STRINGS = {
     err_no_plugin: 'Este relé no ejecuta el complemento de subtítulos.',
     err_offline: 'Sin conexión con el relé: la línea se queda en el cuadro hasta que vuelva la conexión.',
     err_role: 'El relé no aceptó esta página como subtituladora: {message}',
+    err_lang_not_invited: 'su invitación no incluye subtítulos en {language}; elija un idioma que incluya',
   },
 };

@@ -170,6 +170,78 @@ static int fake_client_role(void *ctx, puente_client_id client)
 	return c ? (int)c->role : -ENOENT;
 }
 
+static struct fake_grant *grant_find(struct fake_host *f, puente_client_id id, const char *key)
+{
+	for (int i = 0; i < f->n_grants; i++)
+		if (f->grants[i].id == id && !strcmp(f->grants[i].key, key))
+			return &f->grants[i];
+	return NULL;
+}
+
+/* As the relay: only a connected client has grants, NULL for any key it has not. */
+static const char *fake_client_grant(void *ctx, puente_client_id client, const char *key)
+{
+	struct fake_host *f = fake_of(ctx);
+	struct fake_grant *g;
+
+	if (!client_find(f, client) || !key)
+		return NULL;
+	g = grant_find(f, client, key);
+	return g ? g->value : NULL;
+}
+
+static void fake_attendance_note(void *ctx, puente_client_id client, const char *what,
+                                 const char *value)
+{
+	struct fake_host *f = fake_of(ctx);
+	struct fake_note *n;
+
+	f->notes = grow(f->notes, &f->cap_notes, f->n_notes, sizeof(*f->notes));
+	n = &f->notes[f->n_notes++];
+	*n = (struct fake_note){.id = client, .null = !value};
+	snprintf(n->what, sizeof(n->what), "%s", what ? what : "");
+	snprintf(n->value, sizeof(n->value), "%s", value ? value : "");
+}
+
+void fake_grant(struct fake_host *f, puente_client_id id, const char *key, const char *value)
+{
+	struct fake_grant *g = grant_find(f, id, key);
+
+	if (!value) {
+		if (g)
+			*g = f->grants[--f->n_grants];
+		return;
+	}
+	if (!g) {
+		if (f->n_grants == FAKE_MAX_GRANTS || strlen(key) >= sizeof(g->key))
+			abort();
+		g = &f->grants[f->n_grants++];
+		g->id = id;
+		strcpy(g->key, key);
+	}
+	if (strlen(value) >= sizeof(g->value))
+		abort();
+	strcpy(g->value, value);
+}
+
+size_t fake_note_count(const struct fake_host *f, puente_client_id id, const char *what)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_notes; i++)
+		n += f->notes[i].id == id && !strcmp(f->notes[i].what, what);
+	return n;
+}
+
+const struct fake_note *fake_note_last(const struct fake_host *f, puente_client_id id,
+                                       const char *what)
+{
+	for (size_t i = f->n_notes; i-- > 0;)
+		if (f->notes[i].id == id && !strcmp(f->notes[i].what, what))
+			return &f->notes[i];
+	return NULL;
+}
+
 /* The relay's checks: init only, under /<plugin name>/, a bounded table. */
 static int fake_http_route(void *ctx, const char *path, puente_http_fn fn)
 {
@@ -266,6 +338,8 @@ void fake_host_init(struct fake_host *f, const struct puente_plugin *plugin)
 	            .config_get = fake_config_get,
 	            .http_route = fake_http_route,
 	            .timer_every = fake_timer_every,
+	            .client_grant = fake_client_grant,
+	            .attendance_note = fake_attendance_note,
 	        },
 	    .plugin = plugin,
 	    .now = 10 * PUENTE_SAMPLE_RATE,
@@ -320,6 +394,9 @@ void fake_host_fini(struct fake_host *f)
 	fake_clear(f);
 	free(f->sent);
 	free(f->packets);
+	free(f->notes);
+	f->notes = NULL;
+	f->n_notes = f->cap_notes = 0;
 	free(f->log_text);
 	f->log_text = NULL;
 	f->log_len = 0;

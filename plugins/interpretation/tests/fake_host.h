@@ -1,8 +1,9 @@
 /*
  * A fake relay for testing a plugin without the core: it implements the host
  * table of <puente/plugin.h>, records every publish, subscription and JSON
- * message, and keeps a room clock the test moves by hand. Single-threaded, as
- * the service thread is. Any plugin's tests can use it.
+ * message and attendance note, and keeps a room clock the test moves by hand;
+ * the test sets what each client's invitation grants. Single-threaded, as the
+ * service thread is. Any plugin's tests can use it.
  */
 #ifndef PUENTE_FAKE_HOST_H
 #define PUENTE_FAKE_HOST_H
@@ -18,6 +19,7 @@
 #define FAKE_MAX_CONFIG  16
 #define FAKE_MAX_CLIENTS 64
 #define FAKE_MAX_ROUTES  8
+#define FAKE_MAX_GRANTS  32
 
 /* A packet as the plugin published it, with the seq the relay gave it. */
 struct fake_packet {
@@ -41,6 +43,21 @@ struct fake_client {
 	enum puente_role role;
 	int channel;       /* what it hears: -1 nothing */
 	size_t subscribes; /* how many times the plugin moved it */
+};
+
+/* What a client's invitation allows (client_grant), kept across its connections. */
+struct fake_grant {
+	puente_client_id id;
+	char key[16];
+	char value[256];
+};
+
+/* A choice the plugin noted for the attendance log (attendance_note). */
+struct fake_note {
+	puente_client_id id;
+	char what[32];
+	char value[64];
+	bool null; /* the plugin gave NULL: turned off */
 };
 
 /* An HTTP route the plugin registered in init. */
@@ -82,6 +99,11 @@ struct fake_host {
 	 */
 	char *log_text;
 	size_t log_len;
+
+	struct fake_grant grants[FAKE_MAX_GRANTS];
+	int n_grants;
+	struct fake_note *notes;
+	size_t n_notes, cap_notes;
 };
 
 /* A room of floor, es, en; clock at 10 s; the plugin from its entry symbol (not started). */
@@ -92,6 +114,12 @@ void fake_host_fini(struct fake_host *f);
 void fake_host_channels(struct fake_host *f, const char *const *names, const char *const *langs,
                         int n);
 void fake_host_config(struct fake_host *f, const char *key, const char *value);
+/*
+ * What client id's invitation allows for key ("booths", "languages",
+ * "invitee", "name"); NULL removes it. Set it before fake_connect when the
+ * plugin reads it as the client joins, as the relay's comes with the link.
+ */
+void fake_grant(struct fake_host *f, puente_client_id id, const char *key, const char *value);
 /* Calls the plugin's init; returns its result. */
 int fake_host_start(struct fake_host *f);
 
@@ -121,6 +149,10 @@ size_t fake_subscribes(const struct fake_host *f, puente_client_id id);
 /* The last message of a type that reached a client (sent to it or to its role), or NULL. */
 const json_t *fake_last(const struct fake_host *f, puente_client_id id, const char *type);
 size_t fake_count(const struct fake_host *f, puente_client_id id, const char *type);
+/* How many attendance notes of what the plugin made for a client; the last one, or NULL. */
+size_t fake_note_count(const struct fake_host *f, puente_client_id id, const char *what);
+const struct fake_note *fake_note_last(const struct fake_host *f, puente_client_id id,
+                                       const char *what);
 /* Forgets the recorded messages and packets (not the subscriptions). */
 void fake_clear(struct fake_host *f);
 

@@ -1,6 +1,7 @@
 /*
  * The interpretation plugin against the fake relay: booths, handover, the media
- * time of what interpreters publish, what listeners hear, refusals, config.
+ * time of what interpreters publish, what listeners hear, refusals, booths
+ * grants of invitations, config.
  * Room: floor (0), es (1), en (2); booth "es-en"; floor language es.
  */
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -745,6 +747,146 @@ static void floor_language(void **state)
 	assert_int_equal(fake_count(f, ANA, "interpretation.state"), n);
 }
 
+/* ---- invitations: booths grants ---- */
+
+/* floor, es, en, fr; booths es-en and fr; the technician connected. */
+static struct fake_host *two_booths(void **state)
+{
+	struct fake_host *f = *state;
+	static const char *const names[] = {"floor", "es", "en", "fr"};
+	static const char *const langs[] = {"", "es", "en", "fr"};
+
+	fake_host_channels(f, names, langs, 4);
+	fake_host_config(f, "booths", "es-en, fr");
+	assert_int_equal(fake_host_start(f), 0);
+	fake_connect(f, TECH, PUENTE_ROLE_TECHNICIAN);
+	return f;
+}
+
+/* The booth ids of allowed_booths in the last state a client got, joined by ','. */
+static const char *allowed_seen(const struct fake_host *f, puente_client_id id)
+{
+	static char out[128];
+	const json_t *a =
+	    json_object_get(fake_last(f, id, "interpretation.state"), "allowed_booths");
+	const json_t *v;
+	size_t i;
+
+	if (!a)
+		return NULL;
+	assert_true(json_is_array(a));
+	out[0] = 0;
+	json_array_foreach(a, i, v) snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+	                                     i ? "," : "", json_string_value(v));
+	return out;
+}
+
+/* Ends the plugin now, for the counts it logs as it stops. */
+static void stop(struct fake_host *f)
+{
+	f->plugin->destroy(f->state);
+	f->started = false;
+}
+
+static void grant_limits_booths(void **state)
+{
+	struct fake_host *f = two_booths(state);
+
+	fake_grant(f, ANA, "booths", "fr");
+	fake_connect(f, ANA, PUENTE_ROLE_INTERPRETER);
+	fake_connect(f, BEN, PUENTE_ROLE_INTERPRETER); /* no grant: any booth */
+	fake_connect(f, LEO, PUENTE_ROLE_LISTENER);
+	assert_string_equal(allowed_seen(f, ANA), "fr");
+	assert_string_equal(allowed_seen(f, BEN), "es-en,fr");
+	/* Only interpreters are told: everyone else gets the state as before. */
+	assert_null(allowed_seen(f, LEO));
+	assert_null(allowed_seen(f, TECH));
+
+	assert_int_equal(fake_message(f, ANA, "join", "{s:s}", "booth", "es-en"), -EPERM);
+	assert_int_equal(fake_message(f, ANA, "join", "{s:s}", "booth", "fr"), 0);
+	/* A channel of a booth it may not use is refused as such, not as a bad field. */
+	assert_int_equal(fake_message(f, ANA, "claim", "{s:s}", "channel", "es"), -EPERM);
+	assert_int_equal(fake_message(f, ANA, "claim", "{s:s}", "channel", "floor"), -EINVAL);
+	assert_int_equal(fake_message(f, ANA, "claim", "{s:s}", "channel", "fr"), 0);
+	assert_int_equal(fake_message(f, ANA, "direction", "{s:s}", "channel", "en"), -EPERM);
+	assert_int_equal(fake_audio(f, ANA, 7), 0);
+	assert_int_equal(f->n_packets, 1);
+	assert_int_equal(f->packets[0].channel, FR);
+	/* Every later state still tells each interpreter its own booths. */
+	assert_string_equal(allowed_seen(f, ANA), "fr");
+	assert_string_equal(allowed_seen(f, BEN), "es-en,fr");
+
+	/* The unrestricted partner is refused only what was always refused. */
+	assert_int_equal(fake_message(f, BEN, "join", "{s:s}", "booth", "es-en"), 0);
+	assert_int_equal(fake_message(f, BEN, "claim", "{s:s}", "channel", "fr"), -EINVAL);
+	assert_int_equal(fake_message(f, BEN, "claim", "{s:s}", "channel", "es"), 0);
+	stop(f);
+	assert_int_equal(fake_log_count(f, "3 booth commands refused by invitations"), 1);
+}
+
+static void grant_channels_stand_for_their_booth(void **state)
+{
+	struct fake_host *f = two_booths(state);
+
+	fake_grant(f, CLARA, "booths", " es , en ");
+	fake_connect(f, CLARA, PUENTE_ROLE_INTERPRETER);
+	assert_string_equal(allowed_seen(f, CLARA), "es-en");
+	assert_int_equal(fake_message(f, CLARA, "join", "{s:s}", "booth", "fr"), -EPERM);
+	assert_int_equal(fake_message(f, CLARA, "join", "{s:s}", "booth", "es-en"), 0);
+	assert_int_equal(fake_message(f, CLARA, "claim", "{s:s}", "channel", "en"), 0);
+	assert_int_equal(fake_message(f, CLARA, "direction", "{s:s}", "channel", "es"), 0);
+	assert_int_equal(fake_message(f, CLARA, "direction", "{s:s}", "channel", "fr"), -EPERM);
+	assert_string_equal(str_of(booth_seen(f, TECH), "direction"), "es");
+}
+
+static void grant_force_respects_invitation(void **state)
+{
+	struct fake_host *f = two_booths(state);
+	const json_t *fr;
+
+	fake_grant(f, ANA, "booths", "fr");
+	fake_grant(f, CLARA, "booths", "es-en");
+	fake_connect(f, ANA, PUENTE_ROLE_INTERPRETER);
+	fake_connect(f, CLARA, PUENTE_ROLE_INTERPRETER);
+	assert_int_equal(fake_message(f, ANA, "join", "{s:s}", "booth", "fr"), 0);
+	assert_int_equal(fake_message(f, ANA, "claim", "{s:s}", "channel", "fr"), 0);
+	assert_int_equal(fake_message(f, CLARA, "join", "{s:s}", "booth", "es-en"), 0);
+	/* The technician cannot hand booth fr to someone whose invitation is for es-en. */
+	assert_int_equal(fake_message(f, TECH, "handover.force", "{s:s, s:I}", "booth", "fr", "to",
+	                              (json_int_t)CLARA),
+	                 -EPERM);
+	fr = json_array_get(json_object_get(fake_last(f, TECH, "interpretation.state"), "booths"),
+	                    1);
+	assert_string_equal(str_of(fr, "id"), "fr");
+	assert_int_equal(id_of(json_object_get(fr, "live")), ANA);
+}
+
+static void grant_unknown_booth_allows_nothing(void **state)
+{
+	struct fake_host *f = two_booths(state);
+
+	fake_grant(f, ANA, "booths", "de,,fr-it");
+	fake_connect(f, ANA, PUENTE_ROLE_INTERPRETER);
+	assert_string_equal(allowed_seen(f, ANA), "");
+	assert_int_equal(fake_log_count(f, "names booth 'de', which this room does not have"), 1);
+	assert_int_equal(fake_log_count(f, "names booth 'fr-it'"), 1);
+	assert_int_equal(fake_message(f, ANA, "join", "{s:s}", "booth", "fr"), -EPERM);
+	assert_int_equal(fake_message(f, ANA, "join", "{s:s}", "booth", "es-en"), -EPERM);
+}
+
+/* A relay from before invitations has no client_grant: every booth, as always. */
+static void grant_old_host_unrestricted(void **state)
+{
+	struct fake_host *f = *state;
+
+	f->host.size = offsetof(struct puente_host, client_grant);
+	fake_grant(f, ANA, "booths", "fr");
+	f = room(state);
+	fake_connect(f, CLARA, PUENTE_ROLE_INTERPRETER);
+	assert_string_equal(allowed_seen(f, ANA), "es-en");
+	assert_int_equal(fake_message(f, ANA, "claim", "{s:s}", "channel", "en"), 0);
+}
+
 /* ---- configuration ---- */
 
 static void expect_refused(void **state, const char *key, const char *value, const char *says)
@@ -850,6 +992,11 @@ int main(void)
 	    T(interpreter_source),
 	    T(role_refusals),
 	    T(floor_language),
+	    T(grant_limits_booths),
+	    T(grant_channels_stand_for_their_booth),
+	    T(grant_force_respects_invitation),
+	    T(grant_unknown_booth_allows_nothing),
+	    T(grant_old_host_unrestricted),
 	    T(config_unknown_channel),
 	    T(config_channel_in_two_booths),
 	    T(config_channel_twice_in_a_booth),

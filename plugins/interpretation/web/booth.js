@@ -183,6 +183,9 @@ function onError(msg) {
     showAlert('err_role', { message: String(msg.message ?? code) });
   } else if (code === 'busy' && ref === 'interpretation.claim') {
     showAlert('err_busy', {});
+  } else if (code === 'forbidden' && ['interpretation.join', 'interpretation.claim', 'interpretation.direction'].includes(ref)) {
+    // We are an interpreter: what is forbidden is a booth our invitation does not name.
+    showAlert('err_booth_forbidden', {});
   } else {
     showAlert('err_relay', { code, message: String(msg.message ?? '') });
   }
@@ -218,7 +221,16 @@ function cleanState(msg) {
     floor_language: str(msg.floor_language),
     suggested_floor: str(msg.suggested_floor),
     booths,
+    // The booths our invitation allows; null (a relay without invitations): all.
+    allowed: Array.isArray(msg.allowed_booths) ? msg.allowed_booths.filter((id) => typeof id === 'string') : null,
   };
+}
+
+// The booths the page offers: only those the invitation allows.
+function offeredBooths() {
+  if (!stats.interp) return [];
+  const { booths, allowed } = stats.interp;
+  return allowed ? booths.filter((b) => allowed.includes(b.id)) : booths;
 }
 
 function myBooth() {
@@ -243,7 +255,7 @@ function onInterpretationState(msg) {
   // technician, or a relay restart): say so, loudly.
   if (wasLive && !stats.live && !(noticeMsg && noticeMsg.key === 'notice_done_from_me')) notice('notice_live_lost');
   setState(b ? 'joined' : 'ready');
-  if (first && conn.wantBooth && !b) {
+  if (first && conn.wantBooth && !b && offeredBooths().some((o) => o.id === conn.wantBooth)) {
     // Back after a reconnect: sit in the same booth again, not live.
     join(conn.wantBooth, true);
   }
@@ -659,8 +671,10 @@ function selectedSource() {
 }
 
 function renderBooths() {
-  const booths = stats.interp ? stats.interp.booths : [];
-  $('booths-waiting').hidden = booths.length > 0;
+  const booths = offeredBooths();
+  const any = Boolean(stats.interp && stats.interp.booths.length);
+  $('booths-waiting').hidden = any;
+  $('booths-none').hidden = !any || booths.length > 0;
   const stored = readStorage('puente.booth');
   const current = selectedBooth();
   const valid = (id) => booths.some((b) => b.id === id);
@@ -758,7 +772,7 @@ function renderPartners() {
 function renderControls() {
   const b = myBooth();
   const joined = Boolean(b);
-  const haveBooths = Boolean(stats.interp && stats.interp.booths.length);
+  const haveBooths = offeredBooths().length > 0;
   $('join').disabled = !haveBooths || !conn.link.open || (joined && b.id === selectedBooth());
   $('joined').textContent = joined ? t('joined_as', { id: stats.client, booth: b.id }) : t('not_joined');
 

@@ -11,6 +11,7 @@ export const BOOTH_STRINGS = {
     booth: 'Booth',
     booth_choice: 'Booth',
     booths_waiting: 'Waiting for the booths…',
+    booths_none: 'Your personal link is for none of these booths: ask the technician to check your invitation.',
     join: 'Join booth',
     joined_as: 'You are interpreter #{id} in booth {booth}.',
     not_joined: 'Not in a booth yet: choose one and join.',
@@ -77,6 +78,7 @@ export const BOOTH_STRINGS = {
     err_busy: 'Someone in the booth is live: ask to take over (H).',
     err_not_live: 'You are not live.',
     err_not_joined: 'Join a booth first.',
+    err_booth_forbidden: 'Your invitation does not include that booth: choose one of those listed.',
   },
   es: {
     booth_title: 'puente: cabina de interpretación',
@@ -87,6 +89,7 @@ export const BOOTH_STRINGS = {
     booth: 'Cabina',
     booth_choice: 'Cabina',
     booths_waiting: 'Esperando las cabinas…',
+    booths_none: 'Su enlace personal no es para ninguna de estas cabinas: pida al técnico que revise su invitación.',
     join: 'Entrar en la cabina',
     joined_as: 'Usted es el intérprete n.º {id} de la cabina {booth}.',
     not_joined: 'Aún no está en una cabina: elija una y entre.',
@@ -153,5 +156,6 @@ export const BOOTH_STRINGS = {
     err_busy: 'Alguien de la cabina está en directo: pida el relevo (H).',
     err_not_live: 'No está en directo.',
     err_not_joined: 'Entre primero en una cabina.',
+    err_booth_forbidden: 'Su invitación no incluye esa cabina: elija una de las de la lista.',
   },
 };
