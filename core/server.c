@@ -72,10 +72,12 @@ static void build_mounts(struct puente__server *s)
 		         s->cfg->plugin_web_root, p->slots[i].name);
 		if (stat(s->plugin_web[k], &st) || !S_ISDIR(st.st_mode))
 			continue;
-		/* Two fields of one struct: gcc cannot tell they do not overlap. */
+		/* Two fields of one struct: gcc -O0 cannot tell they do not overlap. */
+		size_t n = strnlen(p->slots[i].name, sizeof(p->slots[i].mount_path) - 2);
+
 		p->slots[i].mount_path[0] = '/';
-		snprintf(p->slots[i].mount_path + 1, sizeof(p->slots[i].mount_path) - 1, "%s",
-		         p->slots[i].name);
+		memmove(p->slots[i].mount_path + 1, p->slots[i].name, n);
+		p->slots[i].mount_path[n + 1] = 0;
 		memset(m, 0, sizeof(*m));
 		m->mountpoint = p->slots[i].mount_path;
 		m->mountpoint_len = (unsigned char)strlen(m->mountpoint);

@@ -236,7 +236,7 @@ static void starts_with_defaults(void **state)
 {
 	struct fake_host *f = room(state);
 	struct captions *st = st_of(f);
-	char line[256];
+	char line[512];
 
 	assert_int_equal(st->n_langs, 2);
 	assert_string_equal(st->langs[0].tag, "es");
