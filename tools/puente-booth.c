@@ -68,11 +68,13 @@
 
 struct options {
 	const char *url;
-	const char *output;     /* the channel this interpreter speaks into */
-	const char *input;      /* capture device: "default", an index or a name part */
-	const char *input_file; /* or a WAV file, looped */
-	const char *booth;      /* NULL: the booth that has --output */
-	const char *source;     /* what the interpreter hears */
+	const char *token, *token_file; /* --token, --token-file */
+	struct pcl_target target;       /* --url and the token, resolved */
+	const char *output;             /* the channel this interpreter speaks into */
+	const char *input;              /* capture device: "default", an index or a name part */
+	const char *input_file;         /* or a WAV file, looped */
+	const char *booth;              /* NULL: the booth that has --output */
+	const char *source;             /* what the interpreter hears */
 	const char *play_device;
 	double seconds; /* 0: until quit or a signal */
 	bool live, play, quiet;
@@ -1207,7 +1209,7 @@ static void on_open(void *user)
 
 	b->opened = true;
 	b->opened_ms = pcl_mono_ms();
-	note(b, "connected to %s", b->opt.url);
+	note(b, "connected to %s", b->opt.target.url);
 }
 
 static void on_closed(void *user, int code, const char *reason)
@@ -1215,8 +1217,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct booth *b = user;
 
 	if (!b->opened)
-		fail(b, 1, "cannot connect to %s: %s (is the relay running there?)", b->opt.url,
-		     reason);
+		fail(b, 1, "cannot connect to %s: %s", b->opt.target.url, reason);
 	else if (!b->closing)
 		fail(b, 1, "the relay closed the connection: %d %s", code, reason);
 }
@@ -1225,7 +1226,7 @@ static void on_closed(void *user, int code, const char *reason)
 static void check_deadlines(struct booth *b, int64_t now)
 {
 	if (b->opened && !b->welcomed && now - b->opened_ms > WELCOME_TIMEOUT_MS)
-		fail(b, 1, "no core.welcome from %s: is it a puente relay?", b->opt.url);
+		fail(b, 1, "no core.welcome from %s: is it a puente relay?", b->opt.target.url);
 	else if (b->welcomed && !b->hello_ok && now - b->hello_sent_ms > ANSWER_TIMEOUT_MS)
 		fail(b, 1, "no answer to core.hello within %d s", ANSWER_TIMEOUT_MS / 1000);
 	else if (b->hello_ok && !b->join_sent && now - b->hello_sent_ms > ANSWER_TIMEOUT_MS)
@@ -1310,7 +1311,8 @@ static void report(struct booth *b)
 /* --- command line --- */
 
 #define SYNOPSIS                                                                                   \
-	"Usage: " PROG " [--url URL] --output CHANNEL (--input DEVICE | --input-file FILE.wav)\n"  \
+	"Usage: " PROG " [--url URL|LINK] [--token TOKEN | --token-file FILE]\n"                   \
+	"                    --output CHANNEL (--input DEVICE | --input-file FILE.wav)\n"          \
 	"                    [--booth ID] [--source floor|CHANNEL] [--live] [--play [DEVICE]]\n"   \
 	"                    [--seconds N] [--quiet] [--help] [--version]\n"
 
@@ -1324,7 +1326,15 @@ static void usage(FILE *f)
 	      "20 ms, 32 kbit/s, in-band FEC).\n"
 	      "\n"
 	      "Options:\n"
-	      "  --url URL          relay endpoint (default " PCL_DEFAULT_URL ")\n"
+	      "  --url URL          relay endpoint (default " PCL_DEFAULT_URL "), or an\n"
+	      "                     interpreter's personal link,\n"
+	      "                     http://HOST:PORT/interpretation/#t=TOKEN: the tool\n"
+	      "                     takes its token and connects to ws://HOST:PORT/ws\n"
+	      "  --token TOKEN      the token of a personal link (what follows #t=);\n"
+	      "                     without it, from --token-file, the --url link or the\n"
+	      "                     environment variable PUENTE_TOKEN, in that order\n"
+	      "  --token-file F     read the token from the first line of file F (keeps\n"
+	      "                     it out of the process list and the shell history)\n"
 	      "  --output CHANNEL   the channel to interpret into, e.g. en (required)\n"
 	      "  --input DEVICE     speak from this microphone: 'default', a PortAudio\n"
 	      "                     device index, or part of a device name\n"
@@ -1371,6 +1381,12 @@ static void usage(FILE *f)
 	      "    live_s    seconds this console was live\n"
 	      "    channel   the channel it spoke into last\n"
 	      "\n"
+	      "With a token the tool connects to URL?t=TOKEN; it never prints the token.\n"
+	      "A refused link ends the run with the relay's HTTP status and what it\n"
+	      "means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"
+	      "another device; 429 too many attempts) and exit status 1. The tools do\n"
+	      "not speak TLS yet: for an https link, give the relay's ws:// address.\n"
+	      "\n"
 	      "Examples:\n"
 	      "  " PROG " --output en --input default --play --live\n"
 	      "  " PROG " --url ws://192.0.2.10:8080/ws --output es --input-file es.wav "
@@ -1389,6 +1405,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
 		OPT_URL = 256,
+		OPT_TOKEN,
+		OPT_TOKEN_FILE,
 		OPT_OUTPUT,
 		OPT_INPUT,
 		OPT_INPUT_FILE,
@@ -1402,6 +1420,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, OPT_URL},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"output", required_argument, NULL, OPT_OUTPUT},
 	    {"input", required_argument, NULL, OPT_INPUT},
 	    {"input-file", required_argument, NULL, OPT_INPUT_FILE},
@@ -1415,7 +1435,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
 	};
-	struct pcl_url url;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL, .source = "floor"};
@@ -1424,10 +1443,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_URL:
-			if (pcl_url_parse(optarg, &url) < 0)
-				return bad_usage("bad --url '%s': expected ws://HOST[:PORT][/PATH]",
-				                 optarg);
 			o->url = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
 			break;
 		case OPT_OUTPUT:
 		case OPT_BOOTH:
@@ -1473,7 +1495,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("--output CHANNEL is required");
 	if (!o->input == !o->input_file)
 		return bad_usage("give exactly one of --input DEVICE and --input-file FILE");
-	return -1;
+	return pcl_target_option(&o->target, o->url, o->token, o->token_file, SYNOPSIS);
 }
 
 /* --- main --- */
@@ -1507,9 +1529,10 @@ int main(int argc, char **argv)
 	if (!b.fatal && b.opt.play)
 		play_open(&b);
 	if (!b.fatal) {
-		b.cl = pcl_create(b.opt.url, &cb, &b, &err);
+		b.cl = pcl_create(b.opt.target.connect, &cb, &b, &err);
 		if (!b.cl)
-			fail(&b, 1, "cannot start a client for %s: %s", b.opt.url, strerror(-err));
+			fail(&b, 1, "cannot start a client for %s: %s", b.opt.target.url,
+			     strerror(-err));
 	}
 	if (b.cl && encoder_start(&b) == 0) {
 		stdin_start(&b);

@@ -68,8 +68,10 @@
 #define HTTP_REQ_HEAD   2048
 
 struct options {
-	const char *url;  /* WebSocket form */
-	const char *http; /* HTTP form: the caption URL */
+	const char *url;                /* WebSocket form */
+	const char *token, *token_file; /* --token, --token-file */
+	struct pcl_target target;       /* --url and the token, resolved */
+	const char *http;               /* HTTP form: the caption URL */
 	const char *lang;
 	const char *replay;
 	bool partial;
@@ -1084,8 +1086,8 @@ static void ws_on_json(void *user, const char *type, json_t *msg)
 			if (t->ever_ready)
 				note(t, "reconnected");
 			else
-				note(t, "connected to %s as a captioner for '%s'", t->opt.url,
-				     t->opt.lang);
+				note(t, "connected to %s as a captioner for '%s'",
+				     t->opt.target.url, t->opt.lang);
 			t->ever_ready = true;
 			t->reconnects = 0;
 		}
@@ -1115,9 +1117,11 @@ static void ws_on_closed(void *user, int code, const char *reason)
 
 	if (t->closing || t->fatal)
 		return;
-	if (!t->opened && !t->ever_ready)
-		fail(t, 1, "cannot connect to %s: %s (is the relay running there?)", t->opt.url,
-		     reason);
+	if (!t->opened && (!t->ever_ready || pcl_http_status(t->cl)))
+		fail(t, 1, "cannot connect to %s: %s", t->opt.target.url, reason);
+	else if (code == PUENTE_CLOSE_TAKEN_OVER || code == PUENTE_CLOSE_REVOKED)
+		/* Coming back would take the link from the other device, or be refused. */
+		fail(t, 1, "the relay closed the connection: %d %s", code, reason);
 	else if (t->opened)
 		pcl_warn("the connection closed: %d %s", code, reason);
 }
@@ -1132,9 +1136,9 @@ static void ws_connect(struct tool *t)
 	int err;
 
 	t->opened = t->welcomed = t->ready = t->inflight = false;
-	t->cl = pcl_create(t->opt.url, &cb, t, &err);
+	t->cl = pcl_create(t->opt.target.connect, &cb, t, &err);
 	if (!t->cl)
-		fail(t, 1, "cannot start a client for %s: %s", t->opt.url, strerror(-err));
+		fail(t, 1, "cannot start a client for %s: %s", t->opt.target.url, strerror(-err));
 	/* It follows its own language: a full history can be larger than 16 KiB. */
 	else if ((err = pcl_set_text_max(t->cl, PCL_CAPTIONS_TEXT_MAX)) < 0)
 		fail(t, 1, "cannot make room for captions: %s", strerror(-err));
@@ -1176,7 +1180,7 @@ static void ws_service(struct tool *t, int ms)
 			sleep_ms(t->reconnect_ms - now < ms ? t->reconnect_ms - now : ms);
 			return;
 		}
-		note(t, "reconnecting to %s", t->opt.url);
+		note(t, "reconnecting to %s", t->opt.target.url);
 		ws_connect(t);
 		return;
 	}
@@ -1203,7 +1207,7 @@ static void ws_service(struct tool *t, int ms)
 	}
 	now = pcl_mono_ms();
 	if (t->opened && !t->welcomed && now - t->opened_ms > WELCOME_TIMEOUT_MS)
-		fail(t, 1, "no core.welcome from %s: is it a puente relay?", t->opt.url);
+		fail(t, 1, "no core.welcome from %s: is it a puente relay?", t->opt.target.url);
 	else if (t->welcomed && !t->ready &&
 	         now - t->opened_ms > WELCOME_TIMEOUT_MS + ANSWER_TIMEOUT_MS)
 		fail(t, 1, "the relay did not answer captions.choose: has it the captions plugin?");
@@ -1733,7 +1737,8 @@ static void http_send_cur(struct tool *t)
 /* --- command line --- */
 
 #define SYNOPSIS                                                                                   \
-	"Usage: " PROG " [--url ws://HOST:PORT/PATH | --http CAPTION-URL] --lang LANG\n"           \
+	"Usage: " PROG " [--url URL|LINK [--token TOKEN | --token-file FILE]\n"                    \
+	"                      | --http CAPTION-URL] --lang LANG\n"                                \
 	"                      [--replay FILE.srt|FILE.vtt] [--partial] [--quiet]\n"               \
 	"                      [--help] [--version]\n"
 
@@ -1747,7 +1752,16 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  --url URL        relay endpoint for the WebSocket form (default\n"
-	      "                   " PCL_DEFAULT_URL "); the tool says hello as a captioner\n"
+	      "                   " PCL_DEFAULT_URL "); the tool says hello as a captioner;\n"
+	      "                   or a captioner's personal link,\n"
+	      "                   http://HOST:PORT/captions/#t=TOKEN: the tool takes its\n"
+	      "                   token and connects to ws://HOST:PORT/ws\n"
+	      "  --token TOKEN    WebSocket form: the token of a personal link (what\n"
+	      "                   follows #t=); without it, from --token-file, the --url\n"
+	      "                   link or the environment variable PUENTE_TOKEN, in that\n"
+	      "                   order\n"
+	      "  --token-file F   read the token from the first line of file F (keeps it\n"
+	      "                   out of the process list and the shell history)\n"
 	      "  --http URL       use the HTTP caption API instead: URL is this captioner's\n"
 	      "                   caption URL as the relay logged it,\n"
 	      "                   http://HOST:PORT/captions/api?token=TOKEN; captions are\n"
@@ -1798,6 +1812,14 @@ static void usage(FILE *f)
 	      "\n"
 	      "Ctrl-C (SIGINT) or SIGTERM stops reading; the summary still follows.\n"
 	      "\n"
+	      "WebSocket form: with a token the tool connects to URL?t=TOKEN; it never\n"
+	      "prints the token. A link taken over by another device (4409) or revoked\n"
+	      "(4403) is not reconnected. A refused link ends the run with the relay's HTTP status "
+	      "and what it\n"
+	      "means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"
+	      "another device; 429 too many attempts) and exit status 1. The tools do\n"
+	      "not speak TLS yet: for an https link, give the relay's ws:// address.\n"
+	      "\n"
 	      "Examples:\n"
 	      "  " PROG " --lang en                               # type, Enter sends\n"
 	      "  " PROG " --lang es --replay session.srt\n"
@@ -1814,9 +1836,21 @@ static void usage(FILE *f)
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o, struct http_url *http)
 {
-	enum { OPT_URL = 256, OPT_HTTP, OPT_LANG, OPT_REPLAY, OPT_PARTIAL, OPT_QUIET, OPT_VERSION };
+	enum {
+		OPT_URL = 256,
+		OPT_TOKEN,
+		OPT_TOKEN_FILE,
+		OPT_HTTP,
+		OPT_LANG,
+		OPT_REPLAY,
+		OPT_PARTIAL,
+		OPT_QUIET,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, OPT_URL},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"http", required_argument, NULL, OPT_HTTP},
 	    {"lang", required_argument, NULL, OPT_LANG},
 	    {"replay", required_argument, NULL, OPT_REPLAY},
@@ -1826,7 +1860,6 @@ static int parse_args(int argc, char **argv, struct options *o, struct http_url 
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
 	};
-	struct pcl_url url;
 	bool have_url = false;
 	int c;
 
@@ -1835,10 +1868,13 @@ static int parse_args(int argc, char **argv, struct options *o, struct http_url 
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_URL:
-			if (pcl_url_parse(optarg, &url) < 0)
-				return bad_usage("bad --url '%s': expected ws://HOST[:PORT][/PATH]",
-				                 optarg);
 			o->url = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
 			have_url = true;
 			break;
 		case OPT_HTTP:
@@ -1888,7 +1924,13 @@ static int parse_args(int argc, char **argv, struct options *o, struct http_url 
 		                 "takes final captions only");
 	if (o->partial && o->replay)
 		return bad_usage("--partial applies to standard input, not to --replay");
-	return -1;
+	if (o->http) {
+		if (o->token || o->token_file)
+			return bad_usage("--token and --token-file are for the WebSocket form: the "
+			                 "--http caption URL carries its own token");
+		return -1;
+	}
+	return pcl_target_option(&o->target, o->url, o->token, o->token_file, SYNOPSIS);
 }
 
 /* --- main --- */

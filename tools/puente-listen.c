@@ -40,6 +40,8 @@
 
 struct options {
 	const char *url;
+	const char *token, *token_file; /* --token, --token-file */
+	struct pcl_target target;       /* --url and the token, resolved */
 	const char *channel;
 	const char *wav;
 	const char *device;   /* NULL: default output */
@@ -436,7 +438,7 @@ static void on_open(void *user)
 
 	l->opened = true;
 	l->opened_ms = pcl_mono_ms();
-	note(l, "connected to %s", l->opt.url);
+	note(l, "connected to %s", l->opt.target.url);
 }
 
 static void on_closed(void *user, int code, const char *reason)
@@ -444,8 +446,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct listen *l = user;
 
 	if (!l->opened)
-		fail(l, 1, "cannot connect to %s: %s (is the relay running there?)", l->opt.url,
-		     reason);
+		fail(l, 1, "cannot connect to %s: %s", l->opt.target.url, reason);
 	else if (!l->closing && !l->fatal)
 		pcl_warn("the connection closed: %d %s", code, reason);
 }
@@ -453,9 +454,9 @@ static void on_closed(void *user, int code, const char *reason)
 /* --- command line --- */
 
 #define SYNOPSIS                                                                                   \
-	"Usage: " PROG " [--url ws://HOST:PORT/PATH] [--channel NAME] [--seconds N]\n"             \
-	"                     [--wav FILE] [--play [DEVICE]] [--captions LANG] [--quiet]\n"        \
-	"                     [--help] [--version]\n"
+	"Usage: " PROG " [--url URL|LINK] [--token TOKEN | --token-file FILE]\n"                   \
+	"                     [--channel NAME] [--seconds N] [--wav FILE] [--play [DEVICE]]\n"     \
+	"                     [--captions LANG] [--quiet] [--help] [--version]\n"
 
 static void usage(FILE *f)
 {
@@ -467,7 +468,14 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  --url URL        relay endpoint (default " PCL_DEFAULT_URL ");\n"
-	      "                   a URL without port or path uses 8080 and /ws\n"
+	      "                   a URL without port or path uses 8080 and /ws; or a\n"
+	      "                   personal link, http://HOST:PORT/PAGE#t=TOKEN: the tool\n"
+	      "                   takes its token and connects to ws://HOST:PORT/ws\n"
+	      "  --token TOKEN    the token of a personal link (what follows #t=); without\n"
+	      "                   it, from --token-file, the --url link or the environment\n"
+	      "                   variable PUENTE_TOKEN, in that order\n"
+	      "  --token-file F   read the token from the first line of file F (keeps it\n"
+	      "                   out of the process list and the shell history)\n"
 	      "  --channel NAME   channel to hear, as the relay names it (default floor)\n"
 	      "  --seconds N      stop after N seconds (default: run until Ctrl-C)\n"
 	      "  --wav FILE       write the audio to FILE as 16-bit mono 48 kHz WAV;\n"
@@ -511,9 +519,17 @@ static void usage(FILE *f)
 	      "\n"
 	      "Ctrl-C (SIGINT) or SIGTERM ends the run early; the summary still follows.\n"
 	      "\n"
+	      "With a token the tool connects to URL?t=TOKEN; it never prints the token.\n"
+	      "A refused link ends the run with the relay's HTTP status and what it\n"
+	      "means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"
+	      "another device; 429 too many attempts) and exit status 1. The tools do\n"
+	      "not speak TLS yet: for an https link, give the relay's ws:// address.\n"
+	      "\n"
 	      "Examples:\n"
 	      "  " PROG " --channel es --play\n"
 	      "  " PROG " --url ws://192.0.2.10:8080/ws --seconds 60 --wav floor.wav\n"
+	      "  " PROG " --url 'http://192.0.2.10:8080/#t=TOKEN' --play\n"
+	      "  PUENTE_TOKEN=TOKEN " PROG " --url ws://192.0.2.10:8080/ws --channel es --play\n"
 	      "  " PROG " --captions en --seconds 3600 > captions-en.txt\n"
 	      "\n"
 	      "Exit status: 0 if audio arrived (with --captions and neither --wav nor\n"
@@ -530,6 +546,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
 		OPT_URL = 256,
+		OPT_TOKEN,
+		OPT_TOKEN_FILE,
 		OPT_CHANNEL,
 		OPT_SECONDS,
 		OPT_WAV,
@@ -540,6 +558,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, OPT_URL},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"channel", required_argument, NULL, OPT_CHANNEL},
 	    {"seconds", required_argument, NULL, OPT_SECONDS},
 	    {"wav", required_argument, NULL, OPT_WAV},
@@ -550,7 +570,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
 	};
-	struct pcl_url url;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL, .channel = "floor"};
@@ -559,10 +578,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_URL:
-			if (pcl_url_parse(optarg, &url) < 0)
-				return bad_usage("bad --url '%s': expected ws://HOST[:PORT][/PATH]",
-				                 optarg);
 			o->url = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
 			break;
 		case OPT_CHANNEL:
 			/* It goes into the summary line, whose fields are split on spaces. */
@@ -602,7 +624,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
-	return -1;
+	return pcl_target_option(&o->target, o->url, o->token, o->token_file, SYNOPSIS);
 }
 
 /* --- main --- */
@@ -618,7 +640,8 @@ static void run(struct listen *l)
 		if (now >= end)
 			break;
 		if (l->opened && !l->welcomed && now - l->opened_ms > WELCOME_TIMEOUT_MS) {
-			fail(l, 1, "no core.welcome from %s: is it a puente relay?", l->opt.url);
+			fail(l, 1, "no core.welcome from %s: is it a puente relay?",
+			     l->opt.target.url);
 			break;
 		}
 		if (pcl_run_for(l->cl, (uint32_t)(end - now < SLICE_MS ? end - now : SLICE_MS)) < 0)
@@ -717,9 +740,10 @@ int main(int argc, char **argv)
 	if (!l.fatal && l.opt.play)
 		play_open(&l);
 	if (!l.fatal) {
-		l.cl = pcl_create(l.opt.url, &cb, &l, &err);
+		l.cl = pcl_create(l.opt.target.connect, &cb, &l, &err);
 		if (!l.cl)
-			fail(&l, 1, "cannot start a client for %s: %s", l.opt.url, strerror(-err));
+			fail(&l, 1, "cannot start a client for %s: %s", l.opt.target.url,
+			     strerror(-err));
 		/* Caption messages (a full history) can be larger than the relay's own limit. */
 		else if (l.opt.captions &&
 		         (err = pcl_set_text_max(l.cl, PCL_CAPTIONS_TEXT_MAX)) < 0)

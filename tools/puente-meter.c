@@ -51,7 +51,9 @@
 
 struct options {
 	const char *url;
-	double seconds; /* 0: until a signal (or --once) */
+	const char *token, *token_file; /* --token, --token-file */
+	struct pcl_target target;       /* --url and the token, resolved */
+	double seconds;                 /* 0: until a signal (or --once) */
 	bool once;
 };
 
@@ -200,7 +202,7 @@ static void print_update(struct meter *m, const json_t *u)
 		if (m->drawn_lines)
 			printf("\033[%dF", m->drawn_lines);
 		line(&o, "puente-meter  %s  updates=%llu  (dBFS; loudness in LUFS; Ctrl-C quits)",
-		     m->opt.url, m->updates);
+		     m->opt.target.url, m->updates);
 		json_array_foreach(chans, i, v)
 		{
 			bar(barbuf, json_object_get(v, "peak"), json_object_get(v, "peak_hold"));
@@ -394,8 +396,7 @@ static void on_closed(void *user, int code, const char *reason)
 	struct meter *m = user;
 
 	if (!m->opened)
-		fail(m, 1, "cannot connect to %s: %s (is the relay running there?)", m->opt.url,
-		     reason);
+		fail(m, 1, "cannot connect to %s: %s", m->opt.target.url, reason);
 	else if (!m->closing && !m->fatal)
 		warn("the connection closed: %d %s", code, reason);
 }
@@ -403,8 +404,8 @@ static void on_closed(void *user, int code, const char *reason)
 /* --- command line --- */
 
 #define SYNOPSIS                                                                                   \
-	"Usage: " PROG " [--url ws://HOST:PORT/PATH] [--once] [--seconds N] [--help] "             \
-	"[--version]\n"
+	"Usage: " PROG " [--url URL|LINK] [--token TOKEN | --token-file FILE]\n"                   \
+	"                    [--once] [--seconds N] [--help] [--version]\n"
 
 static void usage(FILE *f)
 {
@@ -424,11 +425,25 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  --url URL      relay endpoint (default " PCL_DEFAULT_URL ");\n"
-	      "                 a URL without port or path uses 8080 and /ws\n"
+	      "                 a URL without port or path uses 8080 and /ws; or a\n"
+	      "                 technician's personal link,\n"
+	      "                 http://HOST:PORT/levels/#t=TOKEN: the tool takes its\n"
+	      "                 token and connects to ws://HOST:PORT/ws\n"
+	      "  --token TOKEN  the token of a personal link (what follows #t=); without\n"
+	      "                 it, from --token-file, the --url link or the environment\n"
+	      "                 variable PUENTE_TOKEN, in that order\n"
+	      "  --token-file F read the token from the first line of file F (keeps it\n"
+	      "                 out of the process list and the shell history)\n"
 	      "  --once         print one snapshot (after the meters settle) and exit\n"
 	      "  --seconds N    stop after N seconds (default: run until Ctrl-C)\n"
 	      "  -h, --help     show this help and exit\n"
 	      "  --version      show the version and exit\n"
+	      "\n"
+	      "With a token the tool connects to URL?t=TOKEN; it never prints the token.\n"
+	      "A refused link ends the run with the relay's HTTP status and what it\n"
+	      "means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"
+	      "another device; 429 too many attempts) and exit status 1. The tools do\n"
+	      "not speak TLS yet: for an https link, give the relay's ws:// address.\n"
 	      "\n"
 	      "Exit status: 0 when level updates arrived, 1 when none did (no relay, not\n"
 	      "accepted as a technician, or no levels plugin), 2 for bad usage.\n",
@@ -440,16 +455,17 @@ static void usage(FILE *f)
 /* Returns -1 to go on, or an exit status (help, version, bad usage). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_URL = 256, OPT_ONCE, OPT_SECONDS, OPT_VERSION };
+	enum { OPT_URL = 256, OPT_TOKEN, OPT_TOKEN_FILE, OPT_ONCE, OPT_SECONDS, OPT_VERSION };
 	static const struct option longopts[] = {
 	    {"url", required_argument, NULL, OPT_URL},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"once", no_argument, NULL, OPT_ONCE},
 	    {"seconds", required_argument, NULL, OPT_SECONDS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
 	};
-	struct pcl_url url;
 	int c;
 
 	*o = (struct options){.url = PCL_DEFAULT_URL};
@@ -457,10 +473,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_URL:
-			if (pcl_url_parse(optarg, &url) < 0)
-				return bad_usage("bad --url '%s': expected ws://HOST[:PORT][/PATH]",
-				                 optarg);
 			o->url = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
 			break;
 		case OPT_ONCE:
 			o->once = true;
@@ -477,7 +496,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
-	return -1;
+	return pcl_target_option(&o->target, o->url, o->token, o->token_file, SYNOPSIS);
 }
 
 /* --- main --- */
@@ -496,7 +515,8 @@ static void run(struct meter *m)
 		if (now >= end)
 			break;
 		if (m->opened && !m->welcomed && now - m->opened_ms > WELCOME_TIMEOUT_MS) {
-			fail(m, 1, "no core.welcome from %s: is it a puente relay?", m->opt.url);
+			fail(m, 1, "no core.welcome from %s: is it a puente relay?",
+			     m->opt.target.url);
 			break;
 		}
 		if (m->technician && !m->updates && !warned && now - m->hello_ms > PLUGIN_WAIT_MS) {
@@ -532,16 +552,16 @@ int main(int argc, char **argv)
 	m.tty = !m.opt.once && isatty(STDOUT_FILENO);
 	pcl_catch_signals();
 
-	m.cl = pcl_create(m.opt.url, &cb, &m, &err);
+	m.cl = pcl_create(m.opt.target.connect, &cb, &m, &err);
 	if (!m.cl)
-		fail(&m, 1, "cannot start a client for %s: %s", m.opt.url, strerror(-err));
+		fail(&m, 1, "cannot start a client for %s: %s", m.opt.target.url, strerror(-err));
 	else
 		run(&m);
 	/* --once that timed out before the meters settled: print what there is. */
 	if (m.opt.once && !m.printed_once && m.last)
 		print_update(&m, m.last);
 	if (!m.updates && !m.fatal)
-		warn("no levels.update arrived from %s", m.opt.url);
+		warn("no levels.update arrived from %s", m.opt.target.url);
 	fprintf(stderr, PROG ": updates=%llu alarm_events=%llu\n", m.updates, m.alarm_events);
 	status = m.fatal ? m.fatal : m.updates ? 0 : 1;
 	json_decref(m.last);

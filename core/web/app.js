@@ -14,14 +14,21 @@
 // held until the audio heard reaches its start; a second language side by
 // side comes through a second connection (one choice per connection).
 //
+// Opened with a personal link (lib/token.js), the page keeps to one
+// connection: the relay allows one per link and takes it over from an older
+// one, so the extra connections for the original underneath and a second
+// caption language would cut off the main one.
+//
 // Everything the relay sends is data: it reaches the DOM only through
 // textContent or attribute values, never as markup.
 
 import { initialLanguage, language, languageName, readStorage, setLanguage, t, writeStorage } from './i18n.js';
+import { Access } from './lib/access.js';
 import { CaptionView, roomCaptionLanguages, sameLanguage } from './lib/captions.js';
 import { Link } from './lib/link.js';
 import { makeAnalyser, rmsOf, showLevel } from './lib/meter.js';
 import { HAVE_WEBCODECS, OpusStream, decoderSupported, loadPlayer } from './lib/stream.js';
+import { personalToken } from './lib/token.js';
 import { SAMPLE_RATE, parseHeader, parseWelcome } from './lib/wire.js';
 
 const LEVEL_EVERY_MS = 50;
@@ -102,6 +109,7 @@ const capt = {
 };
 
 let alertMsg = null; // {key, params}: kept so a language switch re-renders it
+let access = null; // what the page says about its personal link
 
 // ---- connection -----------------------------------------------------------
 
@@ -109,7 +117,7 @@ function onOpen() {
   conn.link.send({ type: 'core.hello', role: 'listener', agent: 'puente-web' });
 }
 
-function onClosed(code) {
+function onClosed(code, opened) {
   conn.welcome = null;
   player.subscribed = null;
   player.coreChannel = null;
@@ -122,11 +130,11 @@ function onClosed(code) {
     stats.plugin = false;
     renderedChannels = null;
   }
-  if (code !== 1000 && code !== 1005 && code !== 1006) {
+  if (!access.closed(code, opened) && code !== 1000 && code !== 1005 && code !== 1006) {
     const specific = `err_closed_${code}`;
     showAlert(t(specific) === specific ? 'err_closed' : specific, { code });
   }
-  setState('reconnecting');
+  setState(access.blocked ? 'closed' : 'reconnecting');
   if (player.stream) player.stream.resync();
   updateUnderneath();
   renderReason();
@@ -180,6 +188,7 @@ function onWelcome(msg) {
   conn.welcome = parseWelcome(msg);
   conn.sourceLost = conn.welcome.sourceLost;
   if (alertMsg && alertMsg.key.startsWith('err_closed')) clearAlert();
+  access.welcome(conn.welcome.you);
   renderRoom();
   setState(stateNow());
   if (player.wanted) subscribe();
@@ -191,7 +200,7 @@ function onInterpretationState(msg) {
   interp.state = msg;
   if (!stats.plugin) {
     stats.plugin = true;
-    $('underneath-field').hidden = false;
+    $('underneath-field').hidden = Boolean(personalToken());
     if (conn.welcome) renderRoom();
     if (player.wanted) subscribe();
   }
@@ -373,6 +382,7 @@ function updateUnderneath() {
   const g = underneathGain();
   const floor = floorName();
   const want =
+    !personalToken() &&
     stats.plugin &&
     player.wanted &&
     player.stream !== null &&
@@ -566,7 +576,7 @@ function closeSecond() {
 function renderCaptionPickers() {
   const pick = (want) => capt.langs.find((l) => sameLanguage(l, want)) || null;
   capt.lang = pick(capt.wanted);
-  capt.lang2 = capt.lang ? pick(capt.wanted2) : null;
+  capt.lang2 = capt.lang && !personalToken() ? pick(capt.wanted2) : null;
   if (capt.lang2 && sameLanguage(capt.lang2, capt.lang)) capt.lang2 = null;
   fillSelect($('caption-lang'), capt.langs, capt.lang);
   fillSelect($('caption-lang2'), capt.langs.filter((l) => !sameLanguage(l, capt.lang)), capt.lang2);
@@ -640,6 +650,7 @@ function initCaptions() {
 // ---- state and rendering --------------------------------------------------
 
 function stateNow() {
+  if (access && access.blocked) return 'closed';
   if (!conn.link || !conn.link.open || !conn.welcome) return conn.link && conn.link.retryAt ? 'reconnecting' : 'connecting';
   return conn.sourceLost ? 'source-lost' : 'live';
 }
@@ -656,6 +667,8 @@ function stateText() {
       return t('state_connecting');
     case 'reconnecting':
       return t('state_reconnecting');
+    case 'closed':
+      return t('state_closed');
     case 'source-lost':
       return t('state_source_lost');
     default:
@@ -839,6 +852,7 @@ function renderLanguage() {
   renderReason();
   updateUnderneath();
   if (alertMsg) $('alert').textContent = t(alertMsg.key, alertMsg.params);
+  if (access) access.render();
   if (capt.view1) {
     renderCaptionPickers();
     renderCaptions();
@@ -856,6 +870,7 @@ function restoreRange(id, key) {
 function init() {
   restoreRange('volume', 'puente.volume');
   restoreRange('underneath', 'puente.underneath');
+  if (personalToken()) $('caption-lang2-field').hidden = true;
   initCaptions();
   setLanguage(initialLanguage(), false);
   renderLanguage();
@@ -883,6 +898,7 @@ function init() {
     onBinary: onAudio,
     onClose: onClosed,
   });
+  access = new Access(conn.link, () => setState(stateNow()));
   // Back online: no reason to sit out the rest of the backoff.
   window.addEventListener('online', () => conn.link.retryNow());
   setInterval(measureLevel, LEVEL_EVERY_MS);

@@ -81,11 +81,12 @@ run('browser_grants', 100000, async () => {
   const { chromium } = await need('playwright-core');
   await need('axe-core');
   const relay = await startRelay({ ...opt, config: CONFIG, args: ['--tone', '--plugin-dir', opt.pluginDir] });
-  const url = `${relay.http}interpretation/`;
+  // Each page enters with an interpreter's personal link of its own.
+  const url = (n) => relay.pageFor('interpretation/', 'interpreter', n);
   const { context } = await launch(chromium);
 
   // Only fr, joined by keyboard.
-  const fr = await boothPage(context, url, ['fr']);
+  const fr = await boothPage(context, url(0), ['fr']);
   let v = await view(fr);
   check(JSON.stringify(v.radios) === '["fr"]' && !v.none && !v.waiting && v.join, `only fr offered: ${JSON.stringify(v)}`);
   const f = await tabTo(fr, 'the booth group', (e) => e.name === 'booth');
@@ -98,7 +99,7 @@ run('browser_grants', 100000, async () => {
   await fr.close();
 
   // None: said in English and in Spanish.
-  const none = await boothPage(context, url, []);
+  const none = await boothPage(context, url(1), []);
   v = await view(none);
   check(v.radios.length === 0 && v.none && !v.waiting && !v.join, `no booth offered: ${JSON.stringify(v)}`);
   check(/none of these booths/.test(v.noneText), `says why: ${v.noneText}`);
@@ -112,7 +113,7 @@ run('browser_grants', 100000, async () => {
   await none.close();
 
   // No field: every booth.
-  const all = await boothPage(context, url, null);
+  const all = await boothPage(context, url(2), null);
   v = await view(all);
   check(JSON.stringify(v.radios) === '["es-en","fr"]' && !v.none && v.join, `every booth offered: ${JSON.stringify(v)}`);
   console.log(`ok without allowed_booths every booth is offered: ${JSON.stringify(v.radios)}`);
@@ -134,7 +135,7 @@ run('browser_grants', 100000, async () => {
       }
     });
   });
-  await cp.goto(`${relay.http}captions/`);
+  await cp.goto(relay.pageFor('captions/', 'captioner', 0));
   await waitFor(async () => (await cp.evaluate(() => window.puenteCaptioner.state)) === 'ready', 10000, 'the captioner page ready');
   await cp.focus('#line');
   await cp.keyboard.type('Buenos días');

@@ -40,8 +40,9 @@ struct pcl_client {
 	enum pcl_state state;
 	bool closed_reported;
 	int close_code;
-	char close_reason[PCL_REASON_MAX + 1];
-	int local_code; /* sent by us (pcl_close or 1009); 0 = none */
+	char close_reason[320]; /* a close frame's reason, or why it never opened */
+	int http_status;        /* the status of a refused upgrade; 0 = none */
+	int local_code;         /* sent by us (pcl_close or 1009); 0 = none */
 	char local_reason[PCL_REASON_MAX + 1];
 	int peer_code; /* from the peer's close frame; 0 = none */
 	char peer_reason[PCL_REASON_MAX + 1];
@@ -97,19 +98,33 @@ char *pcl_sanitize(char *dst, size_t cap, const char *src)
 	return dst;
 }
 
+static const char *g_ca_file; /* pcl_set_ca_file() */
+
+void pcl_set_ca_file(const char *path)
+{
+	g_ca_file = path;
+}
+
 /* Hand-written: lws_parse_uri() edits its input and drops the path's '/'. */
 int pcl_url_parse(const char *url, struct pcl_url *out)
 {
-	static const char scheme[] = "ws://";
 	const char *p, *host, *host_end, *path;
 	size_t host_len;
 
-	if (!url || strncasecmp(url, scheme, sizeof(scheme) - 1))
+	if (!url)
 		return -EINVAL;
+	if (!strncasecmp(url, "ws://", 5)) {
+		out->tls = false;
+		host = url + 5;
+	} else if (!strncasecmp(url, "wss://", 6)) {
+		out->tls = true;
+		host = url + 6;
+	} else {
+		return -EINVAL;
+	}
 	for (p = url; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return -EINVAL;
-	host = url + sizeof(scheme) - 1;
 	if (*host == '[') {
 		host_end = strchr(++host, ']');
 		if (!host_end)
@@ -196,6 +211,35 @@ bad:
 	c->counters.bad_audio++;
 }
 
+/* Why the connection never opened, as one line that says what to do. */
+static void pcl_never_opened(struct pcl_client *c, struct lws *wsi, const char *in, size_t len)
+{
+	char why[sizeof(c->close_reason)];
+
+	/* lws says only "not 101"; the status tells a refused link apart. */
+	c->http_status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
+	if (c->http_status >= 400) {
+		pcl_set_over(c, 0, pcl_refusal_text(c->http_status, why, sizeof(why)));
+		return;
+	}
+	c->http_status = 0;
+	if (!in || !len) {
+		in = "connection failed";
+		len = strlen(in);
+	}
+	if (c->url.tls && memmem(in, len, "SSL", 3))
+		/* lws's own text ("connect SSL err 1: ...") helps nobody. */
+		snprintf(
+		    why, sizeof(why),
+		    "the TLS handshake failed: the relay does not speak TLS there, or its "
+		    "certificate is not trusted here (for a self-signed one, set PUENTE_CA_FILE "
+		    "to it)");
+	else
+		snprintf(why, sizeof(why), "%.*s (is the relay running there?)",
+		         (int)(len < 160 ? len : 160), in);
+	pcl_set_over(c, 0, why);
+}
+
 /* Returns -1 to have lws close the connection (after lws_close_reason). */
 static int pcl_receive(struct pcl_client *c, struct lws *wsi, const void *in, size_t len)
 {
@@ -268,15 +312,7 @@ static int pcl_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		c->wsi = NULL;
-		if (in && len) {
-			size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
-
-			memcpy(text, in, n);
-			text[n] = '\0';
-		} else {
-			strcpy(text, "connection failed");
-		}
-		pcl_set_over(c, 0, text);
+		pcl_never_opened(c, wsi, in, len);
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c->state == PCL_CONNECTING)
@@ -381,6 +417,10 @@ struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, v
 	info.uid = -1;
 	info.user = c;
 	info.timeout_secs = 10; /* bounds connect and handshake */
+	if (c->url.tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.client_ssl_ca_filepath = g_ca_file;
+	}
 	c->ctx = lws_create_context(&info);
 	if (!c->ctx)
 		goto fail_rx;
@@ -401,9 +441,11 @@ struct pcl_client *pcl_create(const char *url, const struct pcl_callbacks *cb, v
 	ci.local_protocol_name = PUENTE_WS_SUBPROTOCOL;
 	ci.ietf_version_or_minus_one = -1;
 	ci.pwsi = &c->wsi;
+	/* The certificate must be valid for the host: no self-signed exceptions. */
+	ci.ssl_connection = c->url.tls ? LCCSCF_USE_SSL : 0;
 	/* A NULL return has already been reported through CONNECTION_ERROR, or not. */
 	if (!lws_client_connect_via_info(&ci))
-		pcl_set_over(c, 0, "connection failed");
+		pcl_never_opened(c, NULL, NULL, 0);
 	return c;
 
 fail_rx:
@@ -566,4 +608,9 @@ int pcl_close(struct pcl_client *c, int code, const char *reason)
 const struct pcl_counters *pcl_counters(const struct pcl_client *c)
 {
 	return &c->counters;
+}
+
+int pcl_http_status(const struct pcl_client *c)
+{
+	return c->http_status;
 }

@@ -51,20 +51,81 @@
 /* Longest Opus packet in samples at 48 kHz (120 ms, RFC 6716). */
 #define PCL_MAX_PACKET_SAMPLES 5760
 
-/* A parsed ws:// URL. */
+/* A parsed ws:// or wss:// URL. */
 struct pcl_url {
 	char host[PCL_HOST_MAX]; /* name or address; IPv6 without brackets */
 	uint16_t port;
 	char path[PCL_PATH_MAX]; /* starts with '/' */
+	bool tls;                /* wss:// */
 };
 
 /*
- * Parses "ws://HOST[:PORT][/PATH]" (HOST may be "[v6addr]"). A missing port
- * is PCL_DEFAULT_PORT and a missing path is PUENTE_WS_PATH, so "ws://host"
- * reaches a relay with default settings. Returns 0, or -EINVAL for anything
- * else (other schemes, empty host, bad port, user info, spaces, overlong).
+ * Parses "ws://HOST[:PORT][/PATH]" or the same with wss:// (HOST may be
+ * "[v6addr]"). A missing port is PCL_DEFAULT_PORT (the relay's, with or
+ * without TLS) and a missing path is PUENTE_WS_PATH, so "ws://host" reaches
+ * a relay with default settings. Returns 0, or -EINVAL for anything else
+ * (other schemes, empty host, bad port, user info, spaces, overlong).
  */
 int pcl_url_parse(const char *url, struct pcl_url *out);
+
+/*
+ * wss:// checks the relay's certificate against the system's authorities,
+ * or, once this is called with a file, against the certificates in it (a
+ * relay with a self-signed certificate). Before pcl_create(); the path is
+ * kept, not copied.
+ */
+void pcl_set_ca_file(const char *path);
+
+/* --- personal links (pcl_link.c) --- */
+
+/* Longest token accepted, NUL included; the relay's are 22 characters. */
+#define PCL_TOKEN_MAX 128
+#define PCL_URL_MAX   (PCL_HOST_MAX + PCL_PATH_MAX + PCL_TOKEN_MAX + 16)
+
+/* Where a tool connects, and with which token. */
+struct pcl_target {
+	char url[PCL_URL_MAX];     /* the WebSocket URL without the token: safe to print */
+	char connect[PCL_URL_MAX]; /* url with t=TOKEN when there is one: for pcl_create() */
+	bool has_token;
+};
+
+/*
+ * True for 1 to PCL_TOKEN_MAX - 1 characters of base64url ([A-Za-z0-9_-]):
+ * what can go into a URL as it is. Whether the relay knows it is its call.
+ */
+bool pcl_token_valid(const char *token);
+
+/*
+ * Reads a token from the first line of path (trailing CR, spaces and tabs
+ * dropped). 0, -errno (unreadable), or -EINVAL (empty or not a token).
+ */
+int pcl_token_read(const char *path, char token[PCL_TOKEN_MAX]);
+
+/*
+ * Splits url, a WebSocket URL (ws:// or wss://) or a personal link
+ * (http:// or https://, the page anywhere, "#t=TOKEN" or "?t=TOKEN"), into
+ * the relay's WebSocket URL without the token (ws_url) and the token
+ * (token, "" when there is none). A link's http becomes ws and https wss,
+ * its port stays (80 and 443 by default) and its path becomes
+ * PUENTE_WS_PATH; a WebSocket URL keeps its path. Returns 0 or -EINVAL.
+ */
+int pcl_link_parse(const char *url, char ws_url[PCL_URL_MAX], char token[PCL_TOKEN_MAX]);
+
+/*
+ * The tools' --url, --token, --token-file and PUENTE_TOKEN (env) in one
+ * target; each may be NULL. The token is the first of: --token,
+ * --token-file, the one in url, env. Returns 0, or -EINVAL / -errno with
+ * one line in err for "PROG: ..." that never contains the token.
+ */
+int pcl_target_resolve(struct pcl_target *out, const char *url, const char *token,
+                       const char *token_file, const char *env, char *err, size_t errlen);
+
+/*
+ * What an HTTP status refusing the WebSocket upgrade means for a personal
+ * link, as one line ("the relay refused the connection (HTTP 403: ...): ..."),
+ * written to buf. Returns buf.
+ */
+const char *pcl_refusal_text(int status, char *buf, size_t cap);
 
 /* One audio message, validated; everything borrowed for the callback only. */
 struct pcl_audio {
@@ -87,7 +148,9 @@ struct pcl_callbacks {
 	 * The connection is over; called once. code: the close code the peer
 	 * sent, or the one pcl_close() or pcl itself (1009 message too big)
 	 * sent; 1006 if it ended without a close frame; 0 if it never opened.
-	 * reason: sanitised text, never NULL, maybe empty.
+	 * reason: sanitised text, never NULL, maybe empty; for one that never
+	 * opened, one line saying why and what to do (a refused upgrade:
+	 * pcl_refusal_text(); a failed TLS handshake; nothing answering).
 	 */
 	void (*closed)(void *user, int code, const char *reason);
 };
@@ -169,6 +232,13 @@ void pcl_wake(struct pcl_client *c);
 int pcl_close(struct pcl_client *c, int code, const char *reason);
 
 const struct pcl_counters *pcl_counters(const struct pcl_client *c);
+
+/*
+ * The HTTP status with which the relay refused the WebSocket upgrade (401,
+ * 403, 409, 429, 503 ...), or 0 when it did not (never reached, or opened).
+ * Then cb->closed had code 0 and pcl_refusal_text() as its reason.
+ */
+int pcl_http_status(const struct pcl_client *c);
 
 /* Wall clock, microseconds since 1970. */
 int64_t pcl_now_unix_us(void);

@@ -1,17 +1,25 @@
 /*
  * Unit tests of the client library's pure parts: URL parsing, text
  * sanitising, the room clock, listener accounting and the SPSC ring (with a
- * two-thread counting run, meant for the sanitizer builds too), and the
- * bounds of a client's text limit.
+ * two-thread counting run, meant for the sanitizer builds too), the
+ * bounds of a client's text limit, and personal links: tokens from options,
+ * files, links and the environment, and an upgrade refused by a real socket.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -39,28 +47,28 @@ static void test_url_defaults(void **state)
 	assert_int_equal(pcl_url_parse("ws://[::1]:65535/ws", &u), 0);
 	assert_string_equal(u.host, "::1");
 	assert_int_equal(u.port, 65535);
+	assert_false(u.tls);
+
+	/* wss: TLS, the same defaults. */
+	assert_int_equal(pcl_url_parse("WSS://relay.example", &u), 0);
+	assert_true(u.tls);
+	assert_string_equal(u.host, "relay.example");
+	assert_int_equal(u.port, PCL_DEFAULT_PORT);
+	assert_string_equal(u.path, PUENTE_WS_PATH);
+	assert_int_equal(pcl_url_parse("wss://h:443/ws?t=x", &u), 0);
+	assert_true(u.tls);
+	assert_int_equal(u.port, 443);
+	assert_string_equal(u.path, "/ws?t=x");
 }
 
 static void test_url_rejects(void **state)
 {
 	static const char *bad[] = {
-	    "",
-	    "http://h/ws",
-	    "wss://h/ws",
-	    "ws://",
-	    "ws://:80/ws",
-	    "ws://h:0/ws",
-	    "ws://h:65536/ws",
-	    "ws://h:/ws",
-	    "ws://h:12a/ws",
-	    "ws://h:0000080/ws",
-	    "ws://user@h/ws",
-	    "ws://h ws",
-	    "ws://h/w s",
-	    "ws://[::1/ws",
-	    "ws://h\n/ws",
-	    "ws://h?x",
-	    "wss://h",
+	    "",           "http://h/ws",   "https://h/ws",      "ws://",
+	    "wss://",     "ws://:80/ws",   "ws://h:0/ws",       "ws://h:65536/ws",
+	    "ws://h:/ws", "ws://h:12a/ws", "ws://h:0000080/ws", "ws://user@h/ws",
+	    "ws://h ws",  "ws://h/w s",    "ws://[::1/ws",      "ws://h\n/ws",
+	    "ws://h?x",   "wss://h?x",
 	};
 	char longhost[PCL_HOST_MAX + 16];
 	struct pcl_url u;
@@ -233,6 +241,266 @@ static void test_text_max(void **state)
 	pcl_destroy(c);
 }
 
+#define TOKEN "AbCdEfGhIjKlMnOpQrSt_-"
+
+static void test_token_valid(void **state)
+{
+	char longest[PCL_TOKEN_MAX + 1];
+
+	(void)state;
+	assert_true(pcl_token_valid(TOKEN));
+	assert_true(pcl_token_valid("x"));
+	assert_false(pcl_token_valid(""));
+	assert_false(pcl_token_valid("a b"));
+	assert_false(pcl_token_valid("a&t=b"));
+	assert_false(pcl_token_valid("a%20"));
+	assert_false(pcl_token_valid("ab+/="));
+	memset(longest, 'a', PCL_TOKEN_MAX - 1);
+	longest[PCL_TOKEN_MAX - 1] = '\0';
+	assert_true(pcl_token_valid(longest));
+	longest[PCL_TOKEN_MAX - 1] = 'a';
+	longest[PCL_TOKEN_MAX] = '\0';
+	assert_false(pcl_token_valid(longest));
+}
+
+static void test_link_parse(void **state)
+{
+	static const struct {
+		const char *in, *ws, *token;
+	} ok[] = {
+	    {"http://relay.example/#t=" TOKEN, "ws://relay.example:80/ws", TOKEN},
+	    {"https://relay.example/interpretation/#t=" TOKEN, "wss://relay.example:443/ws", TOKEN},
+	    {"HTTP://10.0.0.2:8080/captions/?t=" TOKEN, "ws://10.0.0.2:8080/ws", TOKEN},
+	    {"http://h:8080/levels/?lang=es#x=1&t=" TOKEN, "ws://h:8080/ws", TOKEN},
+	    {"http://[::1]:8080/#t=" TOKEN, "ws://[::1]:8080/ws", TOKEN},
+	    {"http://[::1]/", "ws://[::1]:80/ws", ""},
+	    {"http://h:8080", "ws://h:8080/ws", ""},
+	    {"ws://h:8080/ws?t=" TOKEN, "ws://h:8080/ws", TOKEN},
+	    {"ws://h:8080/ws?a=1&t=" TOKEN "&b=2", "ws://h:8080/ws?a=1&b=2", TOKEN},
+	    {"ws://h:8080", "ws://h:8080/ws", ""},
+	    {"ws://h", "ws://h/ws", ""},
+	    {"wss://h/ws#t=" TOKEN, "wss://h/ws", TOKEN},
+	    /* The fragment is where a link carries it: it wins over the query. */
+	    {"http://h/?t=query#t=" TOKEN, "ws://h:80/ws", TOKEN},
+	};
+	static const char *bad[] = {
+	    "",
+	    "ftp://h/",
+	    "http://",
+	    "http:///#t=x",
+	    "http://u@h/#t=" TOKEN,
+	    "http://h/#t=" TOKEN " ",
+	    "http://h/#t=bad!token",
+	    "http://h/?t=a%20b",
+	    "ws://h/ws?t=a/b",
+	};
+	char ws[PCL_URL_MAX], token[PCL_TOKEN_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(pcl_link_parse(ok[i].in, ws, token), 0);
+		assert_string_equal(ws, ok[i].ws);
+		assert_string_equal(token, ok[i].token);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pcl_link_parse(bad[i], ws, token), -EINVAL);
+	assert_int_equal(pcl_link_parse(NULL, ws, token), -EINVAL);
+}
+
+/* A file in the temporary directory holding text; the caller unlinks path. */
+static void write_file(char *path, size_t cap, const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, cap, "%s/pcl-token-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_token_read(void **state)
+{
+	static const struct {
+		const char *text;
+		int result;
+	} cases[] = {
+	    {TOKEN "\n", 0}, {TOKEN "\r\nsecond line\n", 0}, {TOKEN " \t\n", 0},         {TOKEN, 0},
+	    {"", -EINVAL},   {"\n" TOKEN "\n", -EINVAL},     {"not a token\n", -EINVAL},
+	};
+	char path[256], token[PCL_TOKEN_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_file(path, sizeof(path), cases[i].text);
+		assert_int_equal(pcl_token_read(path, token), cases[i].result);
+		if (!cases[i].result)
+			assert_string_equal(token, TOKEN);
+		unlink(path);
+	}
+	assert_int_equal(pcl_token_read("/nonexistent/token", token), -ENOENT);
+}
+
+static void test_target_resolve(void **state)
+{
+	struct pcl_target t;
+	char err[256], path[256];
+
+	(void)state;
+	/* Nothing: the default URL, no token. */
+	assert_int_equal(pcl_target_resolve(&t, NULL, NULL, NULL, NULL, err, sizeof(err)), 0);
+	assert_string_equal(t.url, PCL_DEFAULT_URL);
+	assert_string_equal(t.connect, PCL_DEFAULT_URL);
+	assert_false(t.has_token);
+
+	/* A personal link: the token leaves the printable URL for the connect one. */
+	assert_int_equal(pcl_target_resolve(&t, "http://h:8080/#t=" TOKEN, NULL, NULL, "envtoken",
+	                                    err, sizeof(err)),
+	                 0);
+	assert_string_equal(t.url, "ws://h:8080/ws");
+	assert_string_equal(t.connect, "ws://h:8080/ws?t=" TOKEN);
+	assert_true(t.has_token);
+
+	/* --token beats the link's, which beats the environment's. */
+	assert_int_equal(pcl_target_resolve(&t, "ws://h:8080/ws?a=1&t=linktoken", "optiontoken",
+	                                    NULL, "envtoken", err, sizeof(err)),
+	                 0);
+	assert_string_equal(t.connect, "ws://h:8080/ws?a=1&t=optiontoken");
+	assert_int_equal(
+	    pcl_target_resolve(&t, "ws://h:8080/ws", NULL, NULL, "envtoken", err, sizeof(err)), 0);
+	assert_string_equal(t.connect, "ws://h:8080/ws?t=envtoken");
+
+	write_file(path, sizeof(path), "filetoken\n");
+	assert_int_equal(pcl_target_resolve(&t, "ws://h:8080/ws?t=linktoken", NULL, path,
+	                                    "envtoken", err, sizeof(err)),
+	                 0);
+	assert_string_equal(t.connect, "ws://h:8080/ws?t=filetoken");
+	assert_int_equal(pcl_target_resolve(&t, NULL, "x", path, NULL, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	assert_int_equal(pcl_target_resolve(&t, NULL, NULL, path, NULL, err, sizeof(err)), -ENOENT);
+
+	/* Errors never repeat the token. */
+	assert_int_equal(pcl_target_resolve(&t, NULL, "secret!token", NULL, NULL, err, sizeof(err)),
+	                 -EINVAL);
+	assert_null(strstr(err, "secret"));
+	assert_int_equal(
+	    pcl_target_resolve(&t, "http://u@h/#t=secret", NULL, NULL, NULL, err, sizeof(err)),
+	    -EINVAL);
+	assert_null(strstr(err, "secret"));
+	/* An https link: wss on 443, the token in the connect URL only. */
+	assert_int_equal(pcl_target_resolve(&t, "https://relay.example/captions/#t=" TOKEN, NULL,
+	                                    NULL, NULL, err, sizeof(err)),
+	                 0);
+	assert_string_equal(t.url, "wss://relay.example:443/ws");
+	assert_string_equal(t.connect, "wss://relay.example:443/ws?t=" TOKEN);
+	assert_int_equal(pcl_target_resolve(&t, NULL, NULL, NULL, "bad token", err, sizeof(err)),
+	                 -EINVAL);
+}
+
+static void test_refusal_text(void **state)
+{
+	char buf[160];
+
+	(void)state;
+	assert_non_null(strstr(pcl_refusal_text(401, buf, sizeof(buf)), "HTTP 401"));
+	assert_non_null(strstr(buf, "check your personal link"));
+	assert_non_null(strstr(pcl_refusal_text(403, buf, sizeof(buf)), "revoked"));
+	assert_non_null(strstr(pcl_refusal_text(409, buf, sizeof(buf)), "another device"));
+	assert_non_null(strstr(pcl_refusal_text(418, buf, sizeof(buf)), "HTTP 418"));
+	assert_non_null(strstr(buf, "check your personal link"));
+}
+
+/* A relay stand-in that refuses one upgrade with 403, as the relay does a revoked link. */
+struct refuser {
+	int fd;
+	char request[2048];
+};
+
+static void *refuse_one(void *arg)
+{
+	static const char answer[] = "HTTP/1.1 403 Forbidden\r\n"
+	                             "Content-Type: text/plain\r\n"
+	                             "Content-Length: 12\r\n"
+	                             "Connection: close\r\n\r\n"
+	                             "link revoked";
+	struct refuser *r = arg;
+	size_t got = 0;
+	int c = accept(r->fd, NULL, NULL);
+
+	if (c < 0)
+		return NULL;
+	while (got + 1 < sizeof(r->request) && !strstr(r->request, "\r\n\r\n")) {
+		ssize_t n = read(c, r->request + got, sizeof(r->request) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		r->request[got] = '\0';
+	}
+	if (write(c, answer, sizeof(answer) - 1) < 0)
+		r->request[0] = '\0';
+	close(c);
+	return NULL;
+}
+
+struct closed_seen {
+	bool called;
+	int code;
+	char reason[256];
+};
+
+static void on_closed_seen(void *user, int code, const char *reason)
+{
+	struct closed_seen *s = user;
+
+	s->called = true;
+	s->code = code;
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+static void test_refused_upgrade(void **state)
+{
+	static const struct pcl_callbacks cb = {.closed = on_closed_seen};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	struct refuser r = {0};
+	struct closed_seen seen = {0};
+	struct pcl_target t;
+	struct pcl_client *c;
+	pthread_t th;
+	char url[64], err[256];
+
+	(void)state;
+	r.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r.fd >= 0);
+	assert_int_equal(bind(r.fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(r.fd, 1), 0);
+	assert_int_equal(getsockname(r.fd, (struct sockaddr *)&addr, &len), 0);
+	assert_int_equal(pthread_create(&th, NULL, refuse_one, &r), 0);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/#t=" TOKEN, ntohs(addr.sin_port));
+	assert_int_equal(pcl_target_resolve(&t, url, NULL, NULL, NULL, err, sizeof(err)), 0);
+	c = pcl_create(t.connect, &cb, &seen, NULL);
+	assert_non_null(c);
+	/* lws bounds the handshake at 10 s; this only bounds the loop. */
+	for (int i = 0; i < 150 && pcl_run_for(c, 100) == 0; i++)
+		;
+	assert_true(seen.called);
+	assert_int_equal(seen.code, 0);
+	assert_int_equal(pcl_http_status(c), 403);
+	assert_non_null(strstr(seen.reason, "HTTP 403"));
+	assert_null(strstr(seen.reason, TOKEN));
+	pcl_destroy(c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	close(r.fd);
+	/* The token went to the relay in the WebSocket URL, and only there. */
+	assert_non_null(strstr(r.request, "GET /ws?t=" TOKEN " HTTP/1.1\r\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +513,12 @@ int main(void)
 	    cmocka_unit_test(test_stats_delay_percentiles),
 	    cmocka_unit_test(test_stats_reservoir),
 	    cmocka_unit_test(test_text_max),
+	    cmocka_unit_test(test_token_valid),
+	    cmocka_unit_test(test_link_parse),
+	    cmocka_unit_test(test_token_read),
+	    cmocka_unit_test(test_target_resolve),
+	    cmocka_unit_test(test_refusal_text),
+	    cmocka_unit_test(test_refused_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,25 @@ int pcl_common_option(int c, bool is_version, char **argv, const char *synopsis,
 	return pcl_bad_usage(synopsis, "unknown option '%s'", argv[optind - 1]);
 }
 
+int pcl_target_option(struct pcl_target *target, const char *url, const char *token,
+                      const char *token_file, const char *synopsis)
+{
+	char err[256];
+
+	const char *ca = getenv("PUENTE_CA_FILE");
+
+	if (pcl_target_resolve(target, url, token, token_file, getenv("PUENTE_TOKEN"), err,
+	                       sizeof(err)) < 0)
+		return pcl_bad_usage(synopsis, "%s", err);
+	if (ca && *ca) {
+		if (access(ca, R_OK) < 0)
+			return pcl_bad_usage(synopsis, "PUENTE_CA_FILE %s: %s", ca,
+			                     strerror(errno));
+		pcl_set_ca_file(ca);
+	}
+	return -1;
+}
+
 bool pcl_parse_seconds(const char *arg, double max, double *seconds)
 {
 	char *end;

@@ -53,6 +53,16 @@ const char *pcl_optional_value(int argc, char **argv);
 /* A channel or booth name: 1 to len - 1 characters, no spaces or control characters. */
 bool pcl_valid_name(const char *name, size_t len);
 
+/*
+ * --url, --token, --token-file and the environment's PUENTE_TOKEN into
+ * *target (pcl_target_resolve), and PUENTE_CA_FILE, the certificates a
+ * wss:// relay is checked against (pcl_set_ca_file). Returns -1 to go on,
+ * or 2 after a bad-usage message, which never shows the token.
+ */
+struct pcl_target;
+int pcl_target_option(struct pcl_target *target, const char *url, const char *token,
+                      const char *token_file, const char *synopsis);
+
 /* SIGINT and SIGTERM set pcl_stop (a second one ends the program at once); SIGPIPE is ignored. */
 void pcl_catch_signals(void);
 /* After seconds the process exits with status, whatever hangs; 0 seconds disarms it. */

@@ -1,7 +1,8 @@
 // A WebSocket to the relay that comes back by itself: exponential backoff
 // with jitter, reset once a connection has lasted; a quiet connection is
 // pinged and, if still silent, given up and retried. The page decides what
-// to say about it; this only keeps the line up.
+// to say about it; this only keeps the line up, except after a close that
+// says coming back would be wrong (taken over, revoked).
 
 import { SUBPROTOCOL, parseControl, wsUrl } from './wire.js';
 
@@ -11,10 +12,16 @@ const STABLE_MS = 10000; // a connection this old resets the backoff
 const PING_AFTER_MS = 8000; // quiet this long: ask the relay for a sign of life
 const DEAD_AFTER_MS = 20000; // quiet this long: the connection is gone
 const CHECK_EVERY_MS = 4000;
+// 4409: the personal link was opened on another device; reconnecting by
+// itself would take it back, and the two would take turns for ever.
+// 4403: the invitation was revoked; the relay would only refuse.
+const FINAL_CODES = [4409, 4403];
 
 export class Link {
-  // handlers: onOpen(), onControl(msg), onBinary(ArrayBuffer), onClose(code).
-  // onControl gets parsed objects only; malformed text is dropped here.
+  // handlers: onOpen(), onControl(msg), onBinary(ArrayBuffer),
+  // onClose(code, opened): opened is false when the socket failed before it
+  // opened (relay unreachable, or the upgrade refused: browsers do not say
+  // which). onControl gets parsed objects only; malformed text is dropped here.
   constructor(handlers) {
     this.h = handlers;
     this.ws = null;
@@ -64,7 +71,9 @@ export class Link {
     const ws = new WebSocket(wsUrl(), SUBPROTOCOL);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.openedAt = Date.now();
       this.lastRx = this.openedAt;
       if (this.h.onOpen) this.h.onOpen();
@@ -78,7 +87,7 @@ export class Link {
         this.h.onBinary(ev.data);
       }
     };
-    ws.onclose = (ev) => this.closed(ev.code);
+    ws.onclose = (ev) => this.closed(ev.code, opened);
   }
 
   send(msg) {
@@ -98,10 +107,15 @@ export class Link {
     return this.ws ? this.ws.bufferedAmount : 0;
   }
 
-  closed(code) {
+  closed(code, opened) {
     this.ws = null;
     if (this.openedAt && Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0;
     this.openedAt = 0;
+    if (FINAL_CODES.includes(code)) {
+      this.stopped = true;
+      clearInterval(this.aliveTimer);
+      this.aliveTimer = 0;
+    }
     if (!this.stopped) {
       // 1, 2, 4 ... 30 s, each ±25 %, so a room full of listeners cut off at
       // once does not come back in lockstep.
@@ -111,7 +125,7 @@ export class Link {
       this.retryAt = Date.now() + delay;
       this.retryTimer = setTimeout(() => this.connect(), delay);
     }
-    if (this.h.onClose) this.h.onClose(code);
+    if (this.h.onClose) this.h.onClose(code, opened);
   }
 
   // A peer that vanished without a FIN is only noticed by silence: subscribed
@@ -124,7 +138,7 @@ export class Link {
       ws.onclose = null;
       ws.onmessage = null;
       ws.close();
-      this.closed(1006);
+      this.closed(1006, true);
     } else if (quiet > PING_AFTER_MS) {
       this.send({ type: 'core.ping', id: Date.now() });
     }

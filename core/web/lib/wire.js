@@ -2,6 +2,8 @@
 // binary header of include/puente/protocol.h, the WebSocket address, and a
 // defensive reading of core.welcome. README "Wire protocol" is the contract.
 
+import { personalToken } from './token.js';
+
 export const SUBPROTOCOL = 'puente.v1';
 export const HEADER_LEN = 16;
 export const PROTO_VERSION = 1;
@@ -11,10 +13,13 @@ export const FLAG_SILENCE = 0x02;
 export const SAMPLE_RATE = 48000;
 export const MAX_OPUS = 1500;
 
-// ws: or wss: on the page's own host, path /ws.
+// ws: or wss: on the page's own host, path /ws, with the personal link's
+// token as ?t= when the page was opened with one.
 export function wsUrl() {
   const url = new URL('/ws', window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const token = personalToken();
+  if (token) url.searchParams.set('t', token);
   return url;
 }
 
@@ -72,6 +77,17 @@ export function parseWelcome(msg) {
       .filter((c) => c.name),
     frameSamples: (Number(msg.audio && msg.audio.frame_ms) || 20) * (SAMPLE_RATE / 1000),
     sourceLost: Boolean(msg.source && msg.source.state === 'lost'),
+    you: parseYou(msg.you),
+  };
+}
+
+// core.welcome's "you" (the invitation behind this connection): {role, name},
+// each a string or null.
+function parseYou(you) {
+  if (!you || typeof you !== 'object') return { role: null, name: null };
+  return {
+    role: typeof you.role === 'string' && you.role ? you.role : null,
+    name: typeof you.name === 'string' && you.name.trim() ? you.name.trim() : null,
   };
 }
 

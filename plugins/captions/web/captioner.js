@@ -15,6 +15,7 @@
 
 import { addStrings, initialLanguage, language, languageName, readStorage, setLanguage, t, writeStorage } from '/i18n.js';
 import { roomCaptionLanguages, sameLanguage } from '/lib/captions.js';
+import { Access } from '/lib/access.js';
 import { Link } from '/lib/link.js';
 import { parseWelcome } from '/lib/wire.js';
 import { CAPTIONER_STRINGS } from './strings.js';
@@ -63,6 +64,7 @@ const line = {
 const inFlight = []; // cues sent and not yet echoed or refused: {id, final, text, entry}
 let langs = []; // the room's caption languages
 let alertMsg = null; // {key, params}
+let access = null; // what the page says about its personal link
 let overLimit = false;
 let nowText = null; // our line on the listeners' screens now (echoed), null for none
 
@@ -72,18 +74,18 @@ function onOpen() {
   conn.link.send({ type: 'core.hello', role: 'captioner', agent: 'puente-captioner' });
 }
 
-function onClosed(code) {
+function onClosed(code, opened) {
   conn.welcome = null;
   // Whether the relay took these before the line went down, nobody says.
   for (const cue of inFlight.splice(0)) {
     if (cue.entry && cue.entry.status === 'sending') cue.entry.status = 'unconfirmed';
   }
   renderSent();
-  if (code !== 1000 && code !== 1005 && code !== 1006) {
+  if (!access.closed(code, opened) && code !== 1000 && code !== 1005 && code !== 1006) {
     const specific = `err_closed_${code}`;
     showAlert(t(specific) === specific ? 'err_closed' : specific, { code });
   }
-  setState('reconnecting');
+  setState(access.blocked ? 'closed' : 'reconnecting');
 }
 
 function onControl(msg) {
@@ -94,6 +96,7 @@ function onControl(msg) {
       langs = roomCaptionLanguages(conn.welcome);
       pickLanguage();
       if (alertMsg && alertMsg.key.startsWith('err_closed')) clearAlert();
+      access.welcome(conn.welcome.you);
       setState('connecting');
       break;
     case 'core.hello':
@@ -319,6 +322,8 @@ function stateText() {
       return t('state_connecting');
     case 'reconnecting':
       return t('state_reconnecting');
+    case 'closed':
+      return t('state_closed');
     case 'refused':
       return t('capt_state_refused');
     case 'no-plugin':
@@ -431,6 +436,7 @@ function renderLanguage() {
     btn.setAttribute('aria-pressed', String(btn.dataset.lang === language()));
   }
   if (alertMsg) $('alert').textContent = t(alertMsg.key, alertMsg.params);
+  if (access) access.render();
   updateCounter();
   render();
 }
@@ -451,6 +457,7 @@ function init() {
     $('line').focus();
   });
   conn.link = new Link({ onOpen, onControl, onClose: onClosed });
+  access = new Access(conn.link, (blocked) => setState(blocked ? 'closed' : 'connecting'));
   window.addEventListener('online', () => conn.link.retryNow());
   renderLanguage();
   setInterval(renderState, 500);

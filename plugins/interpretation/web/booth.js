@@ -15,6 +15,7 @@
 // only.
 
 import { addStrings, initialLanguage, language, languageName, readStorage, setLanguage, t, writeStorage } from '/i18n.js';
+import { Access } from '/lib/access.js';
 import { Link } from '/lib/link.js';
 import { makeAnalyser, rmsOf, showLevel } from '/lib/meter.js';
 import { HAVE_WEBCODECS, OpusStream, loadPlayer } from '/lib/stream.js';
@@ -99,6 +100,7 @@ const audio = {
 let alertMsg = null; // {key, params}
 let noticeMsg = null; // {key, params}
 let iRequested = false; // we asked for a handover that is still open
+let access = null; // what the page says about its personal link
 
 // ---- connection -----------------------------------------------------------
 
@@ -106,7 +108,7 @@ function onOpen() {
   conn.link.send({ type: 'core.hello', role: 'interpreter', agent: 'puente-booth' });
 }
 
-function onClosed(code) {
+function onClosed(code, opened) {
   conn.welcome = null;
   clearTimeout(conn.pluginTimer);
   const wasLive = stats.live;
@@ -119,11 +121,11 @@ function onClosed(code) {
   audio.paused = true;
   if (audio.stream) audio.stream.resync();
   if (wasLive) notice('notice_live_lost');
-  if (code !== 1000 && code !== 1005 && code !== 1006) {
+  if (!access.closed(code, opened) && code !== 1000 && code !== 1005 && code !== 1006) {
     const specific = `err_closed_${code}`;
     showAlert(t(specific) === specific ? 'err_closed' : specific, { code });
   }
-  setState('reconnecting');
+  setState(access.blocked ? 'closed' : 'reconnecting');
   render();
 }
 
@@ -133,6 +135,7 @@ function onControl(msg) {
       conn.welcome = parseWelcome(msg);
       stats.client = conn.welcome.client;
       if (alertMsg && alertMsg.key.startsWith('err_closed')) clearAlert();
+      access.welcome(conn.welcome.you);
       setState('connecting');
       break;
     case 'core.hello':
@@ -581,7 +584,7 @@ function measureLevels() {
 
 function setState(state) {
   stats.state = state;
-  const dot = state === 'joined' || state === 'ready' ? 'live' : state === 'refused' || state === 'no-plugin' ? 'source-lost' : 'connecting';
+  const dot = state === 'joined' || state === 'ready' ? 'live' : ['refused', 'no-plugin', 'closed'].includes(state) ? 'source-lost' : 'connecting';
   $('state-dot').dataset.state = dot;
   renderState();
 }
@@ -594,6 +597,7 @@ function renderState() {
     joined: 'state_connected',
     'no-plugin': 'state_no_plugin',
     refused: 'state_refused',
+    closed: 'state_closed',
   }[stats.state];
   const text = t(key || 'state_connecting');
   if ($('state').textContent !== text) $('state').textContent = text;
@@ -852,6 +856,7 @@ function renderLanguage() {
   }
   if (alertMsg) $('alert').textContent = t(alertMsg.key, alertMsg.params);
   if (noticeMsg) $('notice').textContent = t(noticeMsg.key, noticeMsg.params);
+  if (access) access.render();
   render();
 }
 
@@ -944,6 +949,7 @@ function init() {
   window.addEventListener('blur', () => cough(false));
   if (!HAVE_WEBCODECS) showAlert('err_no_codec', {});
   conn.link = new Link({ onOpen, onControl, onBinary: onAudio, onClose: onClosed });
+  access = new Access(conn.link, (blocked) => setState(blocked ? 'closed' : 'connecting'));
   window.addEventListener('online', () => conn.link.retryNow());
   renderLanguage();
   setInterval(measureLevels, LEVEL_EVERY_MS);

@@ -10,6 +10,7 @@
 // bar widths go through the CSSOM (the CSP forbids inline style).
 
 import { addStrings, initialLanguage, language, languageName, setLanguage, t } from '/i18n.js';
+import { Access } from '/lib/access.js';
 import { Link } from '/lib/link.js';
 import { parseWelcome } from '/lib/wire.js';
 import { LEVELS_STRINGS } from './strings.js';
@@ -44,6 +45,7 @@ const conn = { link: null, welcome: null, pluginTimer: 0 };
 const rows = { channels: new Map(), mics: new Map() };
 const holds = new Map(); // key -> {db, at}: the page's own hold when peak_hold is absent
 let errorMsg = null; // {code, message}
+let access = null; // what the page says about its personal link
 let audio = null; // AudioContext once the sound is enabled
 
 // ---- numbers --------------------------------------------------------------
@@ -81,14 +83,11 @@ function fmtTime(ms) {
 
 // ---- connection -----------------------------------------------------------
 
-function onOpen() {
-  conn.link.send({ type: 'core.hello', role: 'technician', agent: 'puente-levels' });
-}
-
-function onClosed() {
+function onClosed(code, opened) {
   conn.welcome = null;
   clearTimeout(conn.pluginTimer);
-  setState('reconnecting');
+  access.closed(code, opened);
+  setState(access.blocked ? 'closed' : 'reconnecting');
 }
 
 function onControl(msg) {
@@ -96,6 +95,10 @@ function onControl(msg) {
     case 'core.welcome':
       conn.welcome = parseWelcome(msg);
       stats.client = conn.welcome.client;
+      access.welcome(conn.welcome.you);
+      // The console is the technicians' and the organisers' (their links
+      // open it too); the relay grants only the role of the invitation.
+      conn.link.send({ type: 'core.hello', role: conn.welcome.you.role === 'organiser' ? 'organiser' : 'technician', agent: 'puente-levels' });
       // A bar per room channel at once, at the bottom until the first update.
       if (!stats.updates) {
         const names = conn.welcome.channels.map((c) => c.name);
@@ -106,7 +109,7 @@ function onControl(msg) {
       renderFloor();
       break;
     case 'core.hello':
-      if (msg.role !== 'technician') {
+      if (msg.role !== 'technician' && msg.role !== 'organiser') {
         setState('refused');
         break;
       }
@@ -603,6 +606,7 @@ function renderState() {
     refused: 'lv_state_refused',
     'no-plugin': 'lv_state_no_plugin',
     reconnecting: 'lv_state_reconnecting',
+    closed: 'state_closed',
   }[stats.state];
   // The update count changes ten times a second: screen readers hear the
   // state when it changes, not the count (it is refreshed every few seconds).
@@ -614,7 +618,7 @@ function renderState() {
     el.dataset.lang = language();
     el.dataset.at = String(Date.now());
   }
-  $('state-dot').dataset.state = stats.state === 'ready' ? 'live' : stats.state === 'refused' || stats.state === 'no-plugin' ? 'source-lost' : 'connecting';
+  $('state-dot').dataset.state = stats.state === 'ready' ? 'live' : ['refused', 'no-plugin', 'closed'].includes(stats.state) ? 'source-lost' : 'connecting';
 }
 
 function renderError() {
@@ -633,6 +637,7 @@ function renderLanguage() {
   renderState();
   renderSound();
   renderError();
+  if (access) access.render();
   for (const [id, row] of rows.mics) {
     const m = stats.mics[id];
     if (m) row.name.textContent = t('lv_mic_name', { client: id, channel: m.channel });
@@ -663,7 +668,8 @@ function init() {
   $('sound').addEventListener('click', toggleSound);
   $('floor-set').addEventListener('click', () => setFloor($('floor-select').value));
   $('floor-confirm').addEventListener('click', () => setFloor($('floor-confirm').dataset.lang));
-  conn.link = new Link({ onOpen, onControl, onClose: onClosed });
+  conn.link = new Link({ onControl, onClose: onClosed });
+  access = new Access(conn.link, (blocked) => setState(blocked ? 'closed' : 'connecting'));
   window.addEventListener('online', () => conn.link.retryNow());
   renderLanguage();
   setInterval(renderState, 1000);
