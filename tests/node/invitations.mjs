@@ -1,5 +1,5 @@
 // Invitations for the node tests: an invitee store in puente-token's format
-// (README "Personal links") with tokens the test knows. The relay only sees
+// (README "Opening a personal link") with tokens the test knows. The relay only sees
 // the store, with the SHA-256 of each token; the tests put the tokens in
 // personal links. tests/lib/invitations.py does the same for Python.
 

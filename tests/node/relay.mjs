@@ -3,12 +3,14 @@
 // and as a hand-rolled client over a raw socket.
 
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { writeStore } from './invitations.mjs';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '../..');
@@ -140,22 +142,13 @@ export function tempDir(prefix) {
 
 export const ROLES = ['listener', 'interpreter', 'captioner', 'technician', 'organiser'];
 
-// Invitations as puente-token writes them (tests/lib/invitations.py does the
-// same for the python tests): perRole invitees "<role>-<n>" whose tokens the
-// test keeps; the relay only sees their SHA-256.
-export function writeInvitations(file, perRole = 4) {
-  const tokens = {};
-  const invitees = [];
-  for (const role of ROLES) {
-    for (let n = 0; n < perRole; n++) {
-      const id = `${role}-${n}`;
-      const token = randomBytes(16).toString('base64url');
-      tokens[id] = token;
-      invitees.push({ id, hash: createHash('sha256').update(token).digest('hex'), email: `${id}@test.invalid`, name: id, role, lang: 'en' });
-    }
-  }
-  writeFileSync(file, JSON.stringify({ version: 1, event: 'test', invitees }), { mode: 0o600 });
-  return tokens;
+// Invitations as puente-token writes them (tests/node/invitations.mjs):
+// perRole invitees "<role>-<n>" whose tokens the test keeps; the relay only
+// sees their SHA-256. Returns {id: token}.
+export function writeInvitations(dir, perRole = 4) {
+  const ids = ROLES.flatMap((role) => Array.from({ length: perRole }, (_, n) => ({ id: `${role}-${n}`, role })));
+  const store = writeStore(dir, ids);
+  return { path: store.path, tokens: Object.fromEntries(ids.map((e) => [e.id, store.token(e.id)])) };
 }
 
 // Starts the relay. opts: relay, webRoot, port (default 0: a free one), args
@@ -177,9 +170,9 @@ export async function startRelay(opts) {
     args.push('--invitees', opts.invitesFrom.invitees);
     args.push('--anonymous-listeners', 'yes');
   } else if (!args.some((a) => a.startsWith('--invitees'))) {
-    const file = path.join(tempDir('puente-invites-'), 'invitees.json');
-    tokens = writeInvitations(file);
-    args.push('--invitees', file);
+    const store = writeInvitations(tempDir('puente-invites-'));
+    tokens = store.tokens;
+    args.push('--invitees', store.path);
     if (!args.some((a) => a.startsWith('--anonymous-listeners'))) args.push('--anonymous-listeners', 'yes');
   }
   const proc = spawn(opts.relay, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });

@@ -1,4 +1,4 @@
-// What a page says about its personal link (README "Personal links"): the
+// What a page says about its personal link (README "Opening a personal link"): the
 // relay refused it, or the event needs one; it was opened on another device
 // (close 4409: offer to reconnect here); the invitation was revoked (4403);
 // and, once welcomed, who "you" are. Every page has the same elements:

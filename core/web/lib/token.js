@@ -1,4 +1,4 @@
-// The personal link's token (README "Personal links"): read once from the
+// The personal link's token (README "Opening a personal link"): read once from the
 // address, #t=... or ?t=... as a fallback, kept in this tab's sessionStorage
 // so a reload still works, and taken out of the address bar so a copied
 // address, a screenshot or the history does not carry it. The relay gets it

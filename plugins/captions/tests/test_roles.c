@@ -1,5 +1,5 @@
 /*
- * Who may send each captions message (README-plugins.md, "Who may send
+ * Who may send each captions message (README "Who may send
  * what"): the table below is that matrix, checked for every role on the fake
  * relay. Caption languages es and en (the room's); the archive in memory only.
  */

@@ -1,5 +1,5 @@
 /*
- * Who may send each interpretation message (README-plugins.md, "Who may send
+ * Who may send each interpretation message (README "Who may send
  * what"): the table below is that matrix, checked for every role on the fake
  * relay. Room: floor, es, en; booth es-en. PARTNER and OTHER are interpreters
  * the setups bring in; the subject (ROLE_SUBJECT) tries every row in every role.

@@ -1,5 +1,5 @@
 /*
- * Who may send each levels message (README-plugins.md, "Who may send what"):
+ * Who may send each levels message (README "Who may send what"):
  * the table below is that matrix, checked for every role on the fake relay
  * (without channel readers: nothing is metered, the messages are what counts).
  */
