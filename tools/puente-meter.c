@@ -438,13 +438,7 @@ static void usage(FILE *f)
 	      "  --seconds N    stop after N seconds (default: run until Ctrl-C)\n"
 	      "  -h, --help     show this help and exit\n"
 	      "  --version      show the version and exit\n"
-	      "\n"
-	      "With a token the tool connects to URL?t=TOKEN; it never prints the token.\n"
-	      "A refused link ends the run with the relay's HTTP status and what it\n"
-	      "means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"
-	      "another device; 429 too many attempts) and exit status 1. The tools do\n"
-	      "not speak TLS yet: for an https link, give the relay's ws:// address.\n"
-	      "\n"
+	      "\n" PCL_HELP_LINKS "\n"
 	      "Exit status: 0 when level updates arrived, 1 when none did (no relay, not\n"
 	      "accepted as a technician, or no levels plugin), 2 for bad usage.\n",
 	      f);

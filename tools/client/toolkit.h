@@ -18,6 +18,15 @@
 /* A language tag's room, NUL included: up to 35 characters. */
 #define PCL_LANG_LEN 36
 
+/* The --help paragraph of every tool that connects with a personal link. */
+#define PCL_HELP_LINKS                                                                             \
+	"With a token the tool connects to URL?t=TOKEN; it never prints the token.\n"              \
+	"A refused link ends the run with the relay's HTTP status and what it\n"                   \
+	"means (401 missing, invalid or expired; 403 revoked; 409 in use on\n"                     \
+	"another device; 429 too many attempts) and exit status 1. An https link\n"                \
+	"is spoken as wss://, its certificate checked against the system's\n"                      \
+	"authorities, or against the file PUENTE_CA_FILE names (a self-signed relay).\n"
+
 /* Set by SIGINT or SIGTERM once pcl_catch_signals() ran. */
 extern volatile sig_atomic_t pcl_stop;
 
