@@ -3,14 +3,17 @@ the upgrade (401, 403, 409, 429 or 101), can come from any 127.0.0.X
 source address, can speak TLS, and reads close frames with their codes.
 """
 
-import base64
 import json
 import os
 import socket
 import struct
+import sys
 import time
 
 from harness import TestFailure
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rt"))
+import rtlib  # noqa: E402
 
 
 class Door:
@@ -21,22 +24,10 @@ class Door:
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                        source_address=(source, 0))
         self.sock = tls.wrap_socket(raw, server_hostname="127.0.0.1") if tls else raw
-        key = base64.b64encode(os.urandom(16)).decode()
-        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "Sec-WebSocket-Protocol: puente.v1\r\n\r\n" % (path, port, key))
-        self.sock.sendall(req.encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise TestFailure("connection closed before any HTTP answer to the upgrade")
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.strip().lower(): v.strip()
-                        for k, _, v in (l.partition(":") for l in lines[1:])}
+        try:
+            self.status, self.headers, self.buf = rtlib.ws_handshake(self.sock, port, path)
+        except rtlib.TestFailure as e:
+            raise TestFailure(str(e)) from e
         self.body = ""
         if self.status != 101:
             want = int(self.headers.get("content-length", "0"))

@@ -362,6 +362,26 @@ class Relay:
 
 # ---- a minimal WebSocket client ----
 
+def ws_handshake(sock, port, path):
+    """Sends a puente.v1 upgrade request for path; returns (HTTP status,
+    {lower-case header: value}, the bytes received after the head)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Protocol: puente.v1\r\n\r\n" % (path, port, key))
+    sock.sendall(req.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise TestFailure("WebSocket handshake: connection closed")
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    return int(lines[0].split()[1]), headers, rest
+
+
 class WsProbe:
     """Connects, subscribes to a channel (unless channel is None) and records
     every message.
@@ -374,20 +394,9 @@ class WsProbe:
         self.events = []
         self.lock = threading.Lock()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "Sec-WebSocket-Protocol: puente.v1\r\n\r\n" % (path, port, key))
-        self.sock.sendall(req.encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise TestFailure("WebSocket handshake: connection closed")
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise TestFailure("WebSocket handshake refused: %r" % head[:200])
+        status, _, self.buf = ws_handshake(self.sock, port, path)
+        if status != 101:
+            raise TestFailure("WebSocket handshake refused: HTTP %d" % status)
         self.sock.settimeout(None)
         self.closed = threading.Event()
         self.t = threading.Thread(target=self._reader, daemon=True)
