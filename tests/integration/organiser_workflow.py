@@ -6,14 +6,17 @@ relay (--invitees, --attendance) -> people enter with their links, choose
 channels and captions, the captioner's language grant holds, one opens her link on a second device, one is
 revoked with puente-token revoke while connected -> puente-report.
 
-The report must count what happened: 5 participants (the revoked one
-included, the one on two devices once), by country and sector as in the
-CSV, a peak of 5 people, and minutes on es and with English captions.
+A second run of the relay on the same log is killed (SIGKILL) while Eve
+listens. The report must count what happened: 6 participants (the revoked
+one included, the one on two devices once, Eve from the killed run), by
+country and sector as in the CSV, a peak of 5 people, two runs of which one
+crashed with every line readable, and minutes on es and with English captions.
 """
 
 import argparse
 import csv
 import io
+import json
 import os
 import sys
 import time
@@ -119,6 +122,24 @@ def test(args):
             for t in tok.values():
                 check(t not in log, "a token in the relay's log")
 
+        # A second run of the relay on the same log, killed while Eve listens:
+        # her join was on disk before the crash.
+        crashed = harness.Relay(args.relay, ["--tone", "--config", ini, "--invitees", store,
+                                             "--anonymous-listeners", "no",
+                                             "--attendance", attendance])
+        crashed.start()
+        eve = enter(crashed.port, tok["eve@example.org"], "en")
+        time.sleep(1.0)
+        crashed.kill()
+        eve.sock.close()
+        with open(store, encoding="utf-8") as f:
+            eve_id = next(e["id"] for e in json.load(f)["invitees"]
+                          if e["email"] == "eve@example.org")
+        with open(attendance, encoding="utf-8") as f:
+            last = json.loads(f.read().splitlines()[-1])
+        check(last.get("who") == eve_id and last.get("ev") in ("join", "channel"),
+              f"the killed run's last line is Eve's ({eve_id}): {last}")
+
         r = harness.run([args.report, "--log", attendance, "--store", store, "--format", "csv"],
                         30)
         check(r.returncode == 0, f"puente-report: {r.returncode} {r.stderr}")
@@ -130,12 +151,16 @@ def test(args):
             check(len(hit) == 1, f"report has {section}/{key}: {hit}")
             return hit[0]
 
-        check(value("participants", "total") == "5", "5 participants (Eve never came)")
+        check(value("participants", "total") == "6", "6 participants (Eve in the killed run)")
         check(value("peak", "people") == "5", "a peak of 5 people (Ana's two devices are one)")
-        check(value("participants_by_role", "listener") == "3"
+        log_rows = {row[2]: row[3] for row in rows if row[0] == "log"}
+        check(log_rows.get("runs") == "2" and log_rows.get("runs_crashed") == "1"
+              and log_rows.get("lines_not_json") == "0",
+              f"two runs, one killed, every line readable: {log_rows}")
+        check(value("participants_by_role", "listener") == "4"
               and value("participants_by_role", "captioner") == "1"
               and value("participants_by_role", "interpreter") == "1",
-              "3 listeners, 1 captioner, 1 interpreter")
+              "4 listeners, 1 captioner, 1 interpreter")
         check(value("country", "CR") == "3" and value("country", "BB") == "1"
               and value("country", "AR") == "1", "countries from the CSV")
         check(value("sector", "civil society") == "2", "sectors from the CSV")
@@ -146,7 +171,7 @@ def test(args):
               f"minutes: es {es}, English captions {en_caps}")
         text = r.stdout
         check("Pérez" not in text and "example.org" not in text, "no names without --names")
-        print(f"ok report: 5 participants, peak 5, es {es} min, English captions {en_caps} min")
+        print(f"ok report: 6 participants (one in a killed run), peak 5, es {es} min, English captions {en_caps} min")
 
 
 def main():
