@@ -29,17 +29,17 @@ bool puente_token_hash_equal(const char *a, const char *b);
 
 /* One invited person. Strings are owned by the list; NULL when absent. */
 struct puente_invitee {
-	char *id;        /* stable, not secret ("p0001"): what the attendance log names */
-	char *hash;      /* hex SHA-256 of the current token */
-	char *email;     /* unique, compared case-insensitively */
+	char *id;    /* stable, not secret ("p0001"): what the attendance log names */
+	char *hash;  /* hex SHA-256 of the current token */
+	char *email; /* unique, compared case-insensitively */
 	char *name;
-	char *role;      /* listener, interpreter, captioner, technician, organiser */
-	char *lang;      /* preferred language ("es", "en") */
-	char *country;   /* optional, free text or ISO code */
-	char *sector;    /* optional */
-	char *gender;    /* optional */
-	char *booths;    /* interpreters: comma-separated booth names; NULL = any */
-	char *languages; /* captioners: comma-separated caption languages; NULL = any */
+	char *role;         /* listener, interpreter, captioner, technician, organiser */
+	char *lang;         /* preferred language ("es", "en") */
+	char *country;      /* optional, free text or ISO code */
+	char *sector;       /* optional */
+	char *gender;       /* optional */
+	char *booths;       /* interpreters: comma-separated booth names; NULL = any */
+	char *languages;    /* captioners: comma-separated caption languages; NULL = any */
 	int64_t not_before; /* unix seconds; 0 = no start */
 	int64_t not_after;  /* unix seconds; 0 = no end */
 	int64_t revoked_at; /* unix seconds; 0 = not revoked */
