@@ -129,6 +129,50 @@ static void test_validate_needs_floor(void **state)
 	puente__config_fini(&c);
 }
 
+/* [access] and TLS: defaults, a file over them, flags' parser, bad values, pairs. */
+static void test_access_and_tls(void **state)
+{
+	struct puente__config c;
+	char *path;
+
+	(void)state;
+	puente__config_defaults(&c);
+	assert_false(c.anonymous_listeners);
+	assert_true(c.takeover);
+	assert_int_equal(c.ban_failures, 10);
+	assert_int_equal(c.ban_window_s, 120);
+	assert_int_equal(c.ban_s, 300);
+	assert_int_equal(c.max_pending_per_address, 8);
+	assert_int_equal(c.max_conns_per_address, 20);
+	assert_int_equal(c.message_burst, 20);
+	assert_int_equal(c.captioner_rate, 30);
+	assert_int_equal(c.tls_required, -1);
+	assert_string_equal(c.invitees, "");
+	path = write_tmp("[access]\ninvitees = people.json\nanonymous_listeners = yes\n"
+	                 "duplicate = refuse\nban_time = 0\n");
+	assert_int_equal(puente__config_load_file(&c, path), 0);
+	unlink(path);
+	assert_string_equal(c.invitees, "people.json");
+	assert_true(c.anonymous_listeners);
+	assert_false(c.takeover);
+	assert_int_equal(c.ban_s, 0);
+	assert_int_equal(puente__config_set_access(&c, "duplicate", "both"), -1);
+	assert_int_equal(puente__config_set_access(&c, "max_conns_per_address", "-1"), -1);
+	assert_int_equal(puente__config_set_access(&c, "no_such_key", "1"), 1);
+	assert_int_equal(puente__config_validate(&c), 0);
+
+	/* A certificate needs its key, and requiring TLS needs both. */
+	assert_int_equal(puente__config_set_core(&c, "cert", "/etc/cert.pem"), 0);
+	assert_int_equal(puente__config_validate(&c), -EINVAL);
+	assert_int_equal(puente__config_set_core(&c, "key", "/etc/key.pem"), 0);
+	assert_int_equal(puente__config_validate(&c), 0);
+	puente__config_fini(&c);
+	puente__config_defaults(&c);
+	assert_int_equal(puente__config_set_core(&c, "tls_required", "yes"), 0);
+	assert_int_equal(puente__config_validate(&c), -EINVAL);
+	puente__config_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_values_are_errors),
 	    cmocka_unit_test(test_unknown_keys_only_warn),
 	    cmocka_unit_test(test_validate_needs_floor),
+	    cmocka_unit_test(test_access_and_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
