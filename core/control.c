@@ -40,6 +40,12 @@ int puente__ctl_parse(const char *text, size_t len, struct puente__ctl *c)
 	} else if (!strcmp(c->type, "core.ping")) {
 		c->kind = PUENTE_CTL_PING;
 		c->id = json_object_get(c->root, "id");
+	} else if (!strcmp(c->type, "core.unban")) {
+		c->kind = PUENTE_CTL_UNBAN;
+		c->address = json_string_value(json_object_get(c->root, "address"));
+		/* An address as the relay writes it: 47 characters hold any IPv6 text. */
+		if (!c->address || !c->address[0] || strlen(c->address) > 47)
+			return fail(c, "bad_field", "core.unban needs a string 'address'");
 	} else {
 		return fail(c, "unknown_type", "unknown message type");
 	}

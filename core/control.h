@@ -14,6 +14,7 @@ enum puente__ctl_kind {
 	PUENTE_CTL_SUBSCRIBE,
 	PUENTE_CTL_UNSUBSCRIBE,
 	PUENTE_CTL_PING,
+	PUENTE_CTL_UNBAN,   /* a technician lifts an address's ban */
 	PUENTE_CTL_UNKNOWN, /* a well-formed message of a type nobody handles */
 };
 
@@ -24,6 +25,7 @@ struct puente__ctl {
 	const char *channel; /* subscribe */
 	const char *role;    /* hello; NULL when absent */
 	json_t *id;          /* ping; borrowed, may be NULL */
+	const char *address; /* unban */
 	const char *error;   /* on failure: wire error code */
 	const char *message; /* on failure: English text */
 };

@@ -209,20 +209,20 @@ enum puente__gate_verdict puente__gate_check(struct puente__gate *g, const char 
 	return PUENTE_GATE_OK;
 }
 
-void puente__gate_failed(struct puente__gate *g, const char *addr)
+bool puente__gate_failed(struct puente__gate *g, const char *addr)
 {
 	struct puente__gate_entry *e = entry(g, addr);
 	uint64_t now = puente__now_mono_ns();
 	uint64_t window_ns = (uint64_t)g->cfg->ban_window_s * NS_PER_S;
 
 	if (!e)
-		return;
+		return false;
 	if (!e->failures || now - e->window_ns > window_ns) {
 		e->failures = 0;
 		e->window_ns = now;
 	}
 	if (++e->failures < (uint32_t)g->cfg->ban_failures || !g->cfg->ban_s)
-		return;
+		return false;
 	e->failures = 0;
 	if (e->banned_until_ns <= now)
 		atomic_fetch_add(&g->stats->banned_now, 1);
@@ -230,6 +230,39 @@ void puente__gate_failed(struct puente__gate *g, const char *addr)
 	atomic_fetch_add(&g->stats->bans, 1);
 	log_warn("address %s banned for %d s: %d bad links within %d s", addr, g->cfg->ban_s,
 	         g->cfg->ban_failures, g->cfg->ban_window_s);
+	return true;
+}
+
+int puente__gate_unban(struct puente__gate *g, const char *addr)
+{
+	struct puente__gate_entry *e = lookup(g, addr);
+
+	if (!e || e->banned_until_ns <= puente__now_mono_ns())
+		return -ENOENT;
+	e->banned_until_ns = 0;
+	e->failures = 0;
+	atomic_fetch_sub(&g->stats->banned_now, 1);
+	return 0;
+}
+
+size_t puente__gate_bans(const struct puente__gate *g, struct puente__gate_ban *out, size_t cap)
+{
+	uint64_t now = puente__now_mono_ns();
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->cap; i++) {
+		const struct puente__gate_entry *e = &g->tab[i];
+
+		if (!e->addr[0] || e->banned_until_ns <= now)
+			continue;
+		if (n < cap) {
+			snprintf(out[n].addr, sizeof(out[n].addr), "%s", e->addr);
+			out[n].seconds =
+			    (unsigned)((e->banned_until_ns - now + NS_PER_S - 1) / NS_PER_S);
+		}
+		n++;
+	}
+	return n;
 }
 
 void puente__gate_open(struct puente__gate *g, const char *addr)

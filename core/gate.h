@@ -67,8 +67,17 @@ void puente__gate_ready(struct puente__gate *g, int fd);
 /* Before a WebSocket upgrade. */
 enum puente__gate_verdict puente__gate_check(struct puente__gate *g, const char *addr,
                                              unsigned *retry_s);
-/* A bad link from addr; may start a ban (logged). */
-void puente__gate_failed(struct puente__gate *g, const char *addr);
+/* A bad link from addr; true when it starts a ban (logged). */
+bool puente__gate_failed(struct puente__gate *g, const char *addr);
+/* Lifts addr's ban and forgets its bad links: 0, or -ENOENT when it was not banned. */
+int puente__gate_unban(struct puente__gate *g, const char *addr);
+
+struct puente__gate_ban {
+	char addr[PUENTE_ADDR_MAX];
+	unsigned seconds; /* left */
+};
+/* The addresses banned now, up to cap; returns how many there are. */
+size_t puente__gate_bans(const struct puente__gate *g, struct puente__gate_ban *out, size_t cap);
 void puente__gate_open(struct puente__gate *g, const char *addr);
 void puente__gate_close(struct puente__gate *g, const char *addr);
 

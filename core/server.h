@@ -45,6 +45,7 @@ struct puente__server {
 	uint64_t last_clock_ns;
 	uint64_t last_sweep_ns;
 	uint64_t last_alive_ns;
+	uint64_t bans_sent; /* how many bans technicians were last told of */
 	struct puente__gate gate;
 	struct puente__invites invites;
 	struct puente__attendance attendance;

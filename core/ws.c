@@ -215,6 +215,53 @@ static bool rate_ok(struct puente__session *s)
 	return true;
 }
 
+static bool is_staff(const struct puente__session *s)
+{
+	return s->role == PUENTE_ROLE_TECHNICIAN || s->role == PUENTE_ROLE_ORGANISER;
+}
+
+/* The banned addresses, to one session or (s NULL) to every technician and organiser. */
+static void send_bans(struct puente__server *srv, struct puente__session *to)
+{
+	struct puente__gate_ban bans[32];
+	size_t n = puente__gate_bans(&srv->gate, bans, 32);
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n && i < 32; i++)
+		json_array_append_new(list, json_pack("{s:s, s:I}", "address", bans[i].addr,
+		                                      "seconds", (json_int_t)bans[i].seconds));
+	json_t *m =
+	    json_pack("{s:s, s:o, s:I}", "type", "core.bans", "bans", list, "total", (json_int_t)n);
+
+	srv->bans_sent = n;
+	for (struct puente__session *s = srv->sessions; s; s = s->next)
+		if ((to ? s == to : is_staff(s)) && !s->closing)
+			send_json(s, m);
+	json_decref(m);
+}
+
+static void on_unban(struct puente__session *s, const struct puente__ctl *c)
+{
+	struct puente__server *srv = s->srv;
+	bool was = false;
+
+	if (!is_staff(s)) {
+		atomic_fetch_add(&srv->room->stats.refused_role, 1);
+		log_info("client %llu (%s): refused core.unban", (unsigned long long)s->id,
+		         role_names[s->role]);
+		send_error(s, "forbidden", "not allowed for this role", c->type);
+		return;
+	}
+	was = puente__gate_unban(&srv->gate, c->address) == 0;
+	if (was)
+		log_info("address %s unbanned by client %llu (%s)", c->address,
+		         (unsigned long long)s->id, s->grant.invited ? s->grant.id : "?");
+	send_new(s, json_pack("{s:s, s:s, s:b}", "type", "core.unbanned", "address", c->address,
+	                      "was_banned", was));
+	if (was)
+		send_bans(srv, NULL);
+}
+
 /* Moves a session to a channel (-1: none) from its next packet on, and says so. */
 static void set_channel(struct puente__session *s, int ch)
 {
@@ -328,6 +375,9 @@ static void on_text(struct puente__session *s, const char *text, size_t len)
 			break;
 		case PUENTE_CTL_HELLO:
 			on_hello(s, &c);
+			break;
+		case PUENTE_CTL_UNBAN:
+			on_unban(s, &c);
 			break;
 		case PUENTE_CTL_PING:
 			send_new(s, json_pack("{s:s, s:O?, s:I}", "type", "core.pong", "id", c.id,
@@ -505,6 +555,8 @@ static void on_established(struct puente__session *s, struct lws *wsi)
 	                         s->grant.invited ? s->grant.id : NULL, "role",
 	                         role_names[s->role]);
 	send_welcome(s);
+	if (is_staff(s))
+		send_bans(srv, s);
 	if (srv->plugins)
 		puente__plugins_join(srv->plugins, s->id, s->role);
 }
@@ -652,7 +704,8 @@ static int filter_upgrade(struct lws *wsi, struct puente__session *s)
 			return refuse(wsi, 401, "link not valid yet", 0);
 		default:
 			/* Only guesses count towards a ban: a stale link is no attack. */
-			puente__gate_failed(&srv->gate, s->address);
+			if (puente__gate_failed(&srv->gate, s->address))
+				send_bans(srv, NULL);
 			return refuse(wsi, 401, "invalid link", 0);
 		}
 	}
@@ -854,6 +907,8 @@ void puente__ws_tick(struct puente__server *srv)
 	if (now - srv->last_sweep_ns >= 1000000000ull) {
 		srv->last_sweep_ns = now;
 		puente__gate_sweep(&srv->gate);
+		if (atomic_load(&srv->room->stats.banned_now) != srv->bans_sent)
+			send_bans(srv, NULL); /* a ban ran out */
 		if (puente__invites_reload(&srv->invites))
 			close_revoked(srv);
 	}

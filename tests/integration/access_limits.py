@@ -11,7 +11,9 @@
    127.0.0.5 gets in again.
 4. WebSockets: with max_conns_per_address = 3, the 4th from 127.0.0.7 gets
    429; after one closes, another gets in.
-5. The technician sees it all in levels.update's health.access.
+5. The technician sees it all in levels.update's health.access and is told
+   the banned addresses (core.bans); a listener's core.unban is refused, the
+   technician's lifts the ban and 127.0.0.2 gets in again.
 """
 
 import argparse
@@ -120,6 +122,9 @@ def technician_view(port, inv):
     d = Door(port, "/ws?t=" + inv.token("technician", 0))
     check(d.status == 101, f"technician: {d.status}")
     welcome(d)
+    bans = d.wait_json(lambda m: m.get("type") == "core.bans", what="core.bans")
+    check(bans["total"] == 1 and bans["bans"][0]["address"] == "127.0.0.2"
+          and 250 < bans["bans"][0]["seconds"] <= 300, f"the technician is told the bans: {bans}")
     upd = d.wait_json(lambda m: m.get("type") == "levels.update", timeout=5, what="levels.update")
     a = upd["health"].get("access", {})
     print(f"technician sees: {a}")
@@ -128,8 +133,33 @@ def technician_view(port, inv):
     check(a.get("refused_banned", 0) >= 1, f"attempts while banned counted: {a}")
     check(a.get("refused_pending", 0) >= 1, f"handshake cap counted: {a}")
     check(a.get("refused_conns", 0) >= 1, f"WebSocket cap counted: {a}")
+    print("ok the technician sees the door's counters and the banned address")
+    return d
+
+
+def unban(port, inv, tech, relay):
+    """A listener may not lift a ban; the technician does, and 127.0.0.2 gets in."""
+    lst = Door(port, "/ws?t=" + inv.token("listener", 1))
+    welcome(lst)
+    lst.send_json({"type": "core.unban", "address": "127.0.0.2"})
+    err = lst.wait_json(lambda m: m.get("type") == "core.error", what="the refusal")
+    check(err.get("code") == "forbidden", f"a listener's core.unban: {err}")
+    lst.close()
+    d = Door(port, "/ws?t=" + inv.token("listener", 0), source="127.0.0.2")
+    check(d.status == 429, f"still banned after the listener's try: {d.status}")
+    tech.send_json({"type": "core.unban", "address": "127.0.0.2"})
+    ans = tech.wait_json(lambda m: m.get("type") == "core.unbanned", what="core.unbanned")
+    check(ans == {"type": "core.unbanned", "address": "127.0.0.2", "was_banned": True},
+          f"core.unbanned: {ans}")
+    bans = tech.wait_json(lambda m: m.get("type") == "core.bans", what="core.bans after")
+    check(bans["total"] == 0 and bans["bans"] == [], f"no ban left: {bans}")
+    d = Door(port, "/ws?t=" + inv.token("listener", 0), source="127.0.0.2")
+    check(d.status == 101, f"127.0.0.2 after the unban: {d.status} {d.body}")
     d.close()
-    print("ok the technician sees the door's counters")
+    tech.close()
+    check("address 127.0.0.2 unbanned by client" in "\n".join(relay.lines),
+          "the unban is in the relay's log")
+    print("ok unban: refused to a listener; the technician lifts it and 127.0.0.2 gets in")
 
 
 def test(args):
@@ -147,7 +177,8 @@ def test(args):
             stale_links(relay.port, inv)
             handshakes(relay.port, inv)
             sockets(relay.port, inv)
-            technician_view(relay.port, inv)
+            tech = technician_view(relay.port, inv)
+            unban(relay.port, inv, tech, relay)
             check("address 127.0.0.2 banned for 300 s" in "\n".join(relay.lines),
                   "the ban is in the relay's log")
 

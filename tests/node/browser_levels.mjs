@@ -227,6 +227,28 @@ run('browser_levels', 150000, async () => {
     check(alarm.beeps >= 2, `a beep per new alarm once enabled: ${alarm.beeps}`);
   }
 
+  if (!FAKE) {
+    // Ten guessed links from 127.0.0.9 ban it; the page lists the address,
+    // and its button (reached by keyboard) lifts the ban.
+    const attempt = (url) => new Promise((resolve) => {
+      const w = new WebSocket(url, 'puente.v1', { localAddress: '127.0.0.9' });
+      w.on('open', () => { w.close(); resolve('open'); });
+      w.on('unexpected-response', (_req, res) => { res.resume(); resolve(res.statusCode); });
+      w.on('error', () => resolve('error'));
+    });
+    for (let i = 0; i < 10; i++) check(await attempt(`${relay.ws}?t=${'A'.repeat(22)}`) === 401, 'a guessed link gets 401');
+    check(await attempt(relay.wsFor('listener', 3)) === 429, 'banned after 10 guesses');
+    await waitFor(() => page.evaluate(() => window.puenteLevels.bans.some((b) => b.address === '127.0.0.9')), 5000, 'the banned address on the page');
+    const item = await page.evaluate(() => document.querySelector('#bans li').textContent);
+    check(/127\.0\.0\.9/.test(item), `the ban is listed: ${item}`);
+    await page.focus('#floor-set');
+    await tabTo(page, 'the lift-ban button', (f) => f.id === 'unban-0');
+    await page.keyboard.press('Enter');
+    await waitFor(() => page.evaluate(() => window.puenteLevels.bansTotal === 0), 5000, 'no ban left after the button');
+    check(await attempt(relay.wsFor('listener', 3)) === 'open', '127.0.0.9 gets in after the ban is lifted');
+    console.log('ok a ban listed on the page and lifted from the keyboard');
+  }
+
   await axeCheck(page, 'the technician page');
   await screenshot(page, 'levels-technician');
   check(page.problems.length === 0, `no page errors: ${page.problems.join('; ')}`);

@@ -42,6 +42,11 @@ static void test_valid_messages(void **state)
 	assert_int_equal(parse("{\"type\":\"core.unsubscribe\"}", &c), 0);
 	assert_int_equal(c.kind, PUENTE_CTL_UNSUBSCRIBE);
 	puente__ctl_fini(&c);
+
+	assert_int_equal(parse("{\"type\":\"core.unban\",\"address\":\"2001:db8::7\"}", &c), 0);
+	assert_int_equal(c.kind, PUENTE_CTL_UNBAN);
+	assert_string_equal(c.address, "2001:db8::7");
+	puente__ctl_fini(&c);
 }
 
 static void expect_error(const char *text, size_t len, const char *code)
@@ -69,6 +74,11 @@ static void test_refusals(void **state)
 	expect_error("{\"type\":\"core.subscribe\"}", 25, "bad_field");
 	expect_error("{\"type\":\"core.subscribe\",\"channel\":7}", 37, "bad_field");
 	expect_error("{\"type\":\"core.hello\",\"role\":{}}", 31, "bad_field");
+	expect_error("{\"type\":\"core.unban\"}", 21, "bad_field");
+	expect_error("{\"type\":\"core.unban\",\"address\":\"\"}", 34, "bad_field");
+	expect_error("{\"type\":\"core.unban\",\"address\":"
+	             "\"123456789012345678901234567890123456789012345678\"}",
+	             82, "bad_field");
 	expect_error("{\"type\":\"core.nope\"}", 20, "unknown_type");
 	expect_error("{\"type\":\"interp.claim\"}", 23, "unknown_type");
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -90,6 +91,28 @@ static void test_bad_links_ban_their_address(void **state)
 	assert_int_equal(f->stats.banned_now, 1);
 }
 
+static void test_unban_lifts_a_ban(void **state)
+{
+	struct fixture *f = *state;
+	struct puente__gate_ban bans[4];
+	unsigned retry = 0;
+
+	for (int i = 0; i < f->cfg.ban_failures; i++)
+		puente__gate_failed(&f->gate, "192.0.2.9");
+	assert_int_equal(puente__gate_bans(&f->gate, bans, 4), 1);
+	assert_string_equal(bans[0].addr, "192.0.2.9");
+	assert_true(bans[0].seconds > 0 && bans[0].seconds <= (unsigned)f->cfg.ban_s);
+	assert_int_equal(puente__gate_unban(&f->gate, "192.0.2.10"), -ENOENT);
+	assert_int_equal(puente__gate_unban(&f->gate, "192.0.2.9"), 0);
+	assert_int_equal(puente__gate_check(&f->gate, "192.0.2.9", &retry), PUENTE_GATE_OK);
+	assert_int_equal(puente__gate_bans(&f->gate, bans, 4), 0);
+	assert_int_equal(f->stats.banned_now, 0);
+	assert_int_equal(puente__gate_unban(&f->gate, "192.0.2.9"), -ENOENT);
+	/* Its count of bad links starts again: one more is no ban. */
+	assert_false(puente__gate_failed(&f->gate, "192.0.2.9"));
+	assert_int_equal(puente__gate_check(&f->gate, "192.0.2.9", &retry), PUENTE_GATE_OK);
+}
+
 static void test_ban_time_zero_never_bans(void **state)
 {
 	struct fixture *f = *state;
@@ -157,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_addresses_read_as_text),
 	    cmocka_unit_test_setup_teardown(test_bad_links_ban_their_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unban_lifts_a_ban, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ban_time_zero_never_bans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_websockets_capped_per_address, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_handshakes_freed_by_the_sweep, setup,

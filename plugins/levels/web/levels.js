@@ -36,6 +36,8 @@ const stats = {
   events: [], // levels.alarm as received, oldest first: {state, id, kind, channel, t, message}
   interpretation: null, // the last interpretation.state
   errors: [], // `${code}` of each core.error, newest last (at most 20)
+  bans: [], // from core.bans: {address, seconds}
+  bansTotal: 0,
   sound: false,
   beeps: 0,
 };
@@ -129,6 +131,11 @@ function onControl(msg) {
       stats.interpretation = msg;
       renderBooths();
       renderFloor();
+      break;
+    case 'core.bans':
+      stats.bans = Array.isArray(msg.bans) ? msg.bans.filter((b) => b && typeof b.address === 'string') : [];
+      stats.bansTotal = Number.isSafeInteger(msg.total) ? msg.total : stats.bans.length;
+      renderBans();
       break;
     case 'core.error':
       stats.errors.push(String(msg.code ?? ''));
@@ -334,6 +341,32 @@ function updateRow(row, id, v, isChannel) {
     f.lv_loss.textContent = fmtNum(v.loss_pct, 1, ' %');
     f.lv_jitter.textContent = fmtNum(v.jitter_ms, 1, ' ms');
   }
+}
+
+// The addresses banned for bad links, each with a button that lifts its ban.
+function renderBans() {
+  const items = stats.bans.map((b, i) => {
+    const li = document.createElement('li');
+    const text = document.createElement('span');
+    text.textContent = t('lv_ban_item', { address: b.address, seconds: fmtNum(b.seconds) });
+    const lift = document.createElement('button');
+    lift.type = 'button';
+    lift.id = `unban-${i}`;
+    lift.textContent = t('lv_ban_lift', { address: b.address });
+    lift.addEventListener('click', () => conn.link.send({ type: 'core.unban', address: b.address }));
+    li.append(text, ' ', lift);
+    return li;
+  });
+  if (!items.length) {
+    const li = document.createElement('li');
+    li.textContent = t('lv_bans_none');
+    items.push(li);
+  } else if (stats.bansTotal > items.length) {
+    const li = document.createElement('li');
+    li.textContent = t('lv_bans_more', { n: fmtNum(stats.bansTotal - items.length) });
+    items.push(li);
+  }
+  $('bans').replaceChildren(...items);
 }
 
 function renderHealth(h) {
@@ -653,6 +686,7 @@ function renderLanguage() {
     items[i].lastElementChild.textContent = fresh.lastElementChild.textContent;
   }
   if (stats.lastUpdate) renderHealth(stats.lastUpdate.health && typeof stats.lastUpdate.health === 'object' ? stats.lastUpdate.health : {});
+  renderBans();
   renderBooths();
   renderFloor();
 }
