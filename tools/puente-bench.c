@@ -1037,7 +1037,7 @@ int main(int argc, char **argv)
 		pcl_warn("cannot append to %s: %s", b.opt.csv, strerror(-err));
 		status = 1;
 	}
-	if (b.first_error[0] && (b.failed || b.dropped))
+	if (b.first_error[0] && b.dropped)
 		pcl_warn("first failure: %s", b.first_error);
 	if (w.interrupted || b.joined < b.opt.listeners || b.dropped || !b.packets)
 		status = 1;
