@@ -612,12 +612,14 @@ static void run(struct bench *b, struct window *w)
 	else
 		pcl_note(false, "all %d joined in %.1f s; warm-up %.1f s, then measuring %.1f s", n,
 		         (double)(mono_us() - join_start) / 1e6, b->opt.warmup, b->opt.seconds);
+	w->ticks0 = w->ticks1 = w->rss_kb = -1;
+	if (!b->joined)
+		return; /* nothing to measure */
 	t0 = mono_us() + (int64_t)(b->opt.warmup * 1e6);
 	while (!pcl_stop && mono_us() < t0)
 		turn(b, TURN_MS);
 
 	b->measuring = true;
-	w->rss_kb = -1;
 	w->ticks0 = b->opt.pid ? bench_cpu_ticks(b->opt.pid) : -1;
 	sample_rss(b, w);
 	t0 = mono_us();
