@@ -1039,6 +1039,8 @@ int main(int argc, char **argv)
 		pcl_warn("cannot append to %s: %s", b.opt.csv, strerror(-err));
 		status = 1;
 	}
+	if (w.interrupted)
+		pcl_warn("interrupted: the window lasted %.2f s of %.2f", w.seconds, b.opt.seconds);
 	if (b.first_error[0] && b.dropped)
 		pcl_warn("first failure: %s", b.first_error);
 	if (w.interrupted || b.joined < b.opt.listeners || b.dropped || !b.packets)
