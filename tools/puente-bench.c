@@ -86,7 +86,7 @@ struct conn {
 	enum cstate state;
 	uint16_t src;  /* source address index */
 	uint16_t chan; /* index into opt.channels */
-	bool joined, have_seq, have_clock;
+	bool joined, have_seq;
 	uint8_t frag_op;
 	uint32_t last_seq;
 	uint32_t frame_samples;
@@ -271,7 +271,10 @@ static void conn_start(struct bench *b, struct conn *c, int i)
 		conn_end(b, c);
 		return;
 	}
-	epoll_ctl(b->ep, EPOLL_CTL_ADD, c->fd, &ev);
+	if (epoll_ctl(b->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		remember_error(b, "epoll: %s", strerror(errno));
+		conn_end(b, c);
+	}
 }
 
 static void on_connected(struct bench *b, struct conn *c)
@@ -308,7 +311,8 @@ static void on_text(struct bench *b, struct conn *c, const unsigned char *p, siz
 		    json_integer_value(fm) > 120 || !text) {
 			conn_fail(b, c, "core.welcome without a valid audio.frame_ms");
 		} else {
-			c->frame_samples = (uint32_t)json_integer_value(fm) * 48;
+			c->frame_samples =
+			    (uint32_t)json_integer_value(fm) * (PUENTE_SAMPLE_RATE / 1000);
 			b->pending[c->src]--;
 			c->state = C_SUBSCRIBING;
 			conn_send(b, c, BENCH_WS_TEXT, text, strlen(text));
@@ -319,14 +323,11 @@ static void on_text(struct bench *b, struct conn *c, const unsigned char *p, siz
 		if (pcl_clock_parse(json_object_get(m, "clock"), &c->clock) < 0) {
 			conn_fail(b, c, "core.subscribed without a clock anchor");
 		} else {
-			c->have_clock = true;
 			c->state = C_SUBSCRIBED;
 		}
 	} else if (!strcmp(type, "core.clock")) {
-		if (pcl_clock_parse(m, &clock) == 0) {
+		if (pcl_clock_parse(m, &clock) == 0)
 			c->clock = clock;
-			c->have_clock = true;
-		}
 	} else if (!strcmp(type, "core.error")) {
 		char code[64], msg[96];
 
@@ -714,6 +715,7 @@ static int summarise(const struct bench *b, const struct window *w, struct field
 	set(f, &n, "packets_min", "%llu", least == UINT64_MAX ? 0ULL : (unsigned long long)least);
 	set(f, &n, "gaps", "%llu", (unsigned long long)b->gaps);
 	set(f, &n, "discont", "%llu", (unsigned long long)b->discont);
+	set(f, &n, "bad_audio", "%llu", (unsigned long long)b->bad_audio);
 	set_ms(f, &n, "delay_ms_p50", bench_hist_ms(&b->delay, 50));
 	set_ms(f, &n, "delay_ms_p99", bench_hist_ms(&b->delay, 99));
 	set_ms(f, &n, "delay_ms_max", bench_hist_ms(&b->delay, 100));
@@ -769,9 +771,9 @@ static void usage(FILE *f)
 	    "S seconds measures every packet's delay on the room clock, gaps and\n"
 	    "discontinuities, and the relay's CPU and memory. One line on stdout:\n"
 	    "  listeners=200 joined=200 failed=0 dropped=0 starved=0 packets=... gaps=0\n"
-	    "  discont=0 delay_ms_p50=... delay_ms_p99=... delay_ms_max=... join_ms_p50=...\n"
-	    "  join_ms_p99=... join_ms_max=... relay_pid=... relay_cpu_pct=... relay_rss_kb=...\n"
-	    "  seconds=...\n"
+	    "  discont=0 bad_audio=0 delay_ms_p50=... delay_ms_p99=... delay_ms_max=...\n"
+	    "  join_ms_p50=... join_ms_p99=... join_ms_max=... relay_pid=... relay_cpu_pct=...\n"
+	    "  relay_rss_kb=... seconds=...\n"
 	    "\n"
 	    "Options:\n"
 	    "  --url URL        the relay (default " PCL_DEFAULT_URL "); loopback only:\n"

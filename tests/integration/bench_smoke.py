@@ -42,6 +42,7 @@ def test(args):
             check(int(s["packets"]) >= LISTENERS, f"packets={s['packets']} for {LISTENERS} listeners")
             check(int(s["packets_min"]) > 0, f"a listener got no packet: {s!r}")
             check(int(s["gaps"]) == 0, f"gaps={s['gaps']}")
+            check(int(s["bad_audio"]) == 0, f"bad_audio={s['bad_audio']}")
             check(int(s["relay_pid"]) == relay.proc.pid,
                   f"relay_pid={s['relay_pid']}, the relay is {relay.proc.pid}")
             with open(csv) as f:
