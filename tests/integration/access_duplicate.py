@@ -102,8 +102,7 @@ def refuse(args, tmp):
             welcome(winner)
             alive(winner)
             winner.close()
-        log = "\n".join(relay.lines)
-        check(log.count("refused a second connection") == RACES,
+        check(relay.wait_log("refused a second connection", RACES) == RACES,
               "every refusal is logged once")
         print(f"ok refuse: {RACES} races, each one 101 and one 409")
 

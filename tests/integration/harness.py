@@ -131,6 +131,20 @@ class Relay:
             raise TestFailure(f"relay exited with status {status} after SIGTERM")
         shutil.rmtree(self._store_dir, ignore_errors=True)
 
+    def wait_log(self, text, count=1, timeout=5.0):
+        """Waits until text appears count times in the relay's stderr, which a
+        thread reads: a line logged a moment ago may not be in self.lines yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = "\n".join(self.lines).count(text)
+            if seen >= count:
+                return seen
+            if time.monotonic() >= deadline:
+                raise TestFailure(f"the relay's log has '{text}' {seen} time(s), "
+                                  f"expected {count}")
+            time.sleep(0.05)
+
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
