@@ -37,6 +37,7 @@
 #include <puente/protocol.h>
 
 #include "bench/hist.h"
+#include "bench/http_listener.h"
 #include "bench/relayproc.h"
 #include "bench/wsframe.h"
 #include "client/pcl.h"
@@ -102,10 +103,11 @@ struct conn {
 };
 
 struct options {
-	const char *url, *token, *csv;
+	const char *url, *token, *csv, *http;
 	struct pcl_url u;
 	int listeners;
 	double seconds, warmup, join_rate; /* join_rate 0: as fast as connect() allows */
+	double expect_bps;                 /* --http: 0 means measured first */
 	pid_t pid;
 	char channels[MAX_CHANNELS][CHANNEL_LEN];
 	int n_channels;
@@ -756,7 +758,9 @@ static int append_csv(const char *path, const struct field *f, int n)
 #define SYNOPSIS                                                                                   \
 	"Usage: " PROG " [--url ws://127.0.0.1:PORT/ws] --listeners N --seconds S\n"               \
 	"                    [--channel C[,C...]] [--join-rate R] [--warmup S] [--token T]\n"      \
-	"                    [--pid PID] [--csv FILE] [--help] [--version]\n"
+	"                    [--pid PID] [--csv FILE] [--help] [--version]\n"                      \
+	"       " PROG " --http http://127.0.0.1:PORT/MOUNT --listeners N --seconds S\n"           \
+	"                    [--join-rate R] [--warmup S] [--expect-bps B] [--pid PID]\n"
 
 static void usage(FILE *f)
 {
@@ -792,6 +796,15 @@ static void usage(FILE *f)
 	    "                   and /proc/*/fd)\n"
 	    "  --csv FILE       also append the figures as a CSV row (a header line first\n"
 	    "                   when the file is new)\n"
+	    "  --http URL       instead of the relay, load an HTTP stream such as an\n"
+	    "                   Icecast mount: each listener GETs URL (Connection:\n"
+	    "                   close) and counts body bytes. One line on stdout:\n"
+	    "                   listeners joined failed dropped bytes rate_min rate_p50\n"
+	    "                   (B/s per listener in the window) expect_bps full_rate\n"
+	    "                   (listeners at >= 95%% of it) ttfb_ms_p50 ttfb_ms_p99\n"
+	    "                   relay_pid relay_cpu_pct relay_rss_kb seconds\n"
+	    "  --expect-bps B   with --http, the stream's byte rate (default: measured\n"
+	    "                   by one reference listener for 4 s before the load)\n"
 	    "  -h, --help       show this help and exit\n"
 	    "  --version        show the version and exit\n"
 	    "\n"
@@ -866,6 +879,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_CSV,
 		OPT_WARMUP,
 		OPT_PID,
+		OPT_HTTP,
+		OPT_EXPECT_BPS,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
@@ -878,6 +893,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"csv", required_argument, NULL, OPT_CSV},
 	    {"warmup", required_argument, NULL, OPT_WARMUP},
 	    {"pid", required_argument, NULL, OPT_PID},
+	    {"http", required_argument, NULL, OPT_HTTP},
+	    {"expect-bps", required_argument, NULL, OPT_EXPECT_BPS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
@@ -935,6 +952,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("bad --pid '%s': a process id", optarg);
 			o->pid = (pid_t)v;
 			break;
+		case OPT_HTTP:
+			o->http = optarg;
+			break;
+		case OPT_EXPECT_BPS:
+			if (!parse_number(optarg, 1, 1e9, &o->expect_bps))
+				return bad_usage("bad --expect-bps '%s': bytes per second", optarg);
+			break;
 		default:
 			return pcl_common_option(c, c == OPT_VERSION || c == 'V', argv, SYNOPSIS,
 			                         usage, PUENTE_VERSION);
@@ -944,7 +968,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!o->listeners || !o->seconds)
 		return bad_usage("--listeners and --seconds are required");
-	return check_url(o);
+	if (o->http && (o->token || o->csv))
+		return bad_usage("--http takes neither --token nor --csv");
+	return o->http ? -1 : check_url(o);
 }
 
 /* Room for every listener's descriptor: the soft limit up to the hard one. */
@@ -1000,6 +1026,22 @@ int main(int argc, char **argv)
 	status = parse_args(argc, argv, &b.opt);
 	if (status >= 0)
 		return status;
+	if (b.opt.http) {
+		struct bench_http_opts h = {
+		    .url = b.opt.http,
+		    .listeners = b.opt.listeners,
+		    .seconds = b.opt.seconds,
+		    .warmup = b.opt.warmup,
+		    .join_rate = b.opt.join_rate,
+		    .expect_bps = b.opt.expect_bps,
+		    .pid = b.opt.pid,
+		};
+
+		if (raise_fd_limit(b.opt.listeners + 1) < 0)
+			return 2;
+		pcl_catch_signals();
+		return bench_http_run(&h);
+	}
 	b.v6 = !strcmp(b.opt.u.host, "::1");
 	if (build_request(&b) < 0)
 		return bad_usage("bad --url '%s': the path is too long", b.opt.url);
