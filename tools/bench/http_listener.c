@@ -366,7 +366,7 @@ int bench_http_run(const struct bench_http_opts *o)
 		turn(&b, TURN_MS);
 	}
 	ticks1 = pid ? bench_cpu_ticks(pid) : -1;
-	secs = (double)(now_us() - t0) / 1e6;
+	secs = end > t0 ? (double)(now_us() - t0) / 1e6 : 0; /* no window when none joined */
 	b.measuring = false;
 	dropped = b.dropped;
 
