@@ -79,13 +79,16 @@ def test(args):
     try:
         r, s = bench(args, f"http://127.0.0.1:{port}/floor.opus", 5)
         check(r.returncode == 0, f"puente-bench exited {r.returncode}: {r.stderr}")
-        check(s["joined"] == "5" and s["failed"] == "0", f"joined={s['joined']} failed={s['failed']}")
+        check(s["joined"] == "5" and s["failed"] == "0",
+              f"joined={s['joined']} failed={s['failed']}")
         check(4500 <= float(s["expect_bps"]) <= 5500, f"expect_bps={s['expect_bps']}")
         check(s["full_rate"] == "5", f"full_rate={s['full_rate']}")
-        check(4500 <= float(s["rate_min"]) <= 5500, f"rate_min={s['rate_min']} (the burst counted?)")
+        check(4500 <= float(s["rate_min"]) <= 5500,
+              f"rate_min={s['rate_min']} (the burst counted?)")
         r, s = bench(args, f"http://127.0.0.1:{port}/missing", 3)
         check(r.returncode == 1, f"puente-bench exited {r.returncode} on a 404")
-        check(s["joined"] == "0" and s["failed"] == "3", f"joined={s['joined']} failed={s['failed']}")
+        check(s["joined"] == "0" and s["failed"] == "3",
+              f"joined={s['joined']} failed={s['failed']}")
     finally:
         sock.close()
     print("ok split head, burst outside the window, full rate, 404")
