@@ -346,8 +346,9 @@ int bench_http_run(const struct bench_http_opts *o)
 		turn(&b, b.started < n ? 1 : TURN_MS);
 	}
 	if (b.joined < n)
-		pcl_warn("%d of %d listeners joined (%d failed)%s%s", b.joined, n, b.failed,
-		         b.first_error[0] ? ": " : "", b.first_error);
+		pcl_warn("%d of %d listeners joined (%d failed, %d still waiting)%s%s", b.joined, n,
+		         b.failed, n - b.joined - b.failed, b.first_error[0] ? ": " : "",
+		         b.first_error);
 	t0 = now_us() + (int64_t)(o->warmup * 1e6);
 	while (b.joined && !pcl_stop && now_us() < t0)
 		turn(&b, TURN_MS);
