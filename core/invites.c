@@ -30,28 +30,19 @@ static int make_demo(struct puente__invites *inv)
 	return 0;
 }
 
-static int load(struct puente__invites *inv, struct puente_invitees *out, struct timespec *mtime)
+static int load(struct puente__invites *inv, struct puente_invitees *out)
 {
 	char err[256];
-	struct stat st;
-	int rc;
+	int rc = puente_invitees_load(inv->cfg->invitees, out, err, sizeof(err));
 
-	if (stat(inv->cfg->invitees, &st)) {
-		log_error("%s: cannot read the invitee store: %s", inv->cfg->invitees,
-		          strerror(errno));
-		return -errno;
-	}
-	rc = puente_invitees_load(inv->cfg->invitees, out, err, sizeof(err));
-	if (rc) {
+	if (rc)
 		log_error("%s", err);
-		return rc;
-	}
-	*mtime = st.st_mtim;
-	return 0;
+	return rc;
 }
 
 int puente__invites_init(struct puente__invites *inv, const struct puente__config *cfg)
 {
+	struct stat st;
 	int rc;
 
 	memset(inv, 0, sizeof(*inv));
@@ -64,7 +55,13 @@ int puente__invites_init(struct puente__invites *inv, const struct puente__confi
 			log_error("cannot make the demo invitations (no randomness?)");
 		return rc;
 	}
-	rc = load(inv, &inv->list, &inv->mtime);
+	/* The file's time first: a change while it is read is then seen next time. */
+	if (stat(cfg->invitees, &st)) {
+		log_error("%s: cannot read the invitee store: %s", cfg->invitees, strerror(errno));
+		return -errno;
+	}
+	inv->mtime = st.st_mtim;
+	rc = load(inv, &inv->list);
 	if (rc == 0)
 		log_info("%zu invitation(s) from %s", inv->list.n, cfg->invitees);
 	return rc;
@@ -115,7 +112,6 @@ bool puente__invites_reload(struct puente__invites *inv)
 {
 	uint64_t now = puente__now_mono_ns();
 	struct puente_invitees fresh = {0};
-	struct timespec mtime;
 	struct stat st;
 
 	if (inv->demo || now - inv->checked_ns < RELOAD_EVERY_NS)
@@ -124,15 +120,14 @@ bool puente__invites_reload(struct puente__invites *inv)
 	if (stat(inv->cfg->invitees, &st) ||
 	    (st.st_mtim.tv_sec == inv->mtime.tv_sec && st.st_mtim.tv_nsec == inv->mtime.tv_nsec))
 		return false;
-	if (load(inv, &fresh, &mtime)) {
-		/* Do not retry a broken file every second: wait for its next change. */
-		inv->mtime = st.st_mtim;
+	/* A broken file is not retried every second: it waits for its next change. */
+	inv->mtime = st.st_mtim;
+	if (load(inv, &fresh)) {
 		log_warn("keeping the previous %zu invitation(s)", inv->list.n);
 		return false;
 	}
 	puente_invitees_free(&inv->list);
 	inv->list = fresh;
-	inv->mtime = mtime;
 	log_info("invitee store changed: %zu invitation(s) now", inv->list.n);
 	return true;
 }

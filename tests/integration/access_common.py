@@ -42,17 +42,7 @@ class Door:
     # ---- frames (client side: masked) ----
 
     def _send(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes([0x80 | opcode])
-        if n < 126:
-            head += bytes([0x80 | n])
-        elif n < 65536:
-            head += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + body)
+        self.sock.sendall(rtlib.ws_frame(opcode, payload))
 
     def send_json(self, obj):
         self._send(1, json.dumps(obj).encode())

@@ -12,7 +12,6 @@ import argparse
 import os
 import socket
 import ssl
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,15 +21,8 @@ from harness import check  # noqa: E402
 
 
 def make_cert(tmp):
-    harness.need_programs("openssl")
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       capture_output=True, timeout=60)
-    check(r.returncode == 0, f"openssl req failed: {r.stderr.decode()[-300:]}")
-    ctx = ssl.create_default_context(cafile=cert)
-    return cert, key, ctx
+    cert, key = harness.self_signed_cert(tmp)
+    return cert, key, ssl.create_default_context(cafile=cert)
 
 
 def https_get(port, ctx, path="/"):

@@ -180,6 +180,18 @@ def parse_summary(stdout):
     return fields
 
 
+def self_signed_cert(tmp):
+    """A certificate for 127.0.0.1 and its key, made by the openssl CLI in tmp."""
+    need_programs("openssl")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, timeout=60)
+    check(r.returncode == 0, f"openssl req failed: {r.stderr.decode()[-300:]}")
+    return cert, key
+
+
 def need_programs(*names):
     missing = [n for n in names if shutil.which(n) is None]
     check(not missing, "missing programs (install them, see TESTING.md): " + ", ".join(missing))

@@ -62,14 +62,7 @@ def refused(r, what, status, advice, secrets=()):
 
 
 def make_cert(tmp):
-    harness.need_programs("openssl")
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       capture_output=True, timeout=60)
-    check(r.returncode == 0, f"openssl req failed: {r.stderr.decode()[-300:]}")
-    return cert, key
+    return harness.self_signed_cert(tmp)
 
 
 def test(args):

@@ -382,6 +382,20 @@ def ws_handshake(sock, port, path):
     return int(lines[0].split()[1]), headers, rest
 
 
+def ws_frame(opcode, payload):
+    """One final client frame (masked, as RFC 6455 wants from a client)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    hdr = bytes([0x80 | opcode])
+    if n < 126:
+        hdr += bytes([0x80 | n])
+    elif n < 65536:
+        hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    return hdr + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+
+
 class WsProbe:
     """Connects, subscribes to a channel (unless channel is None) and records
     every message.
@@ -405,18 +419,8 @@ class WsProbe:
             self.send_json({"type": "core.subscribe", "channel": channel})
 
     def _send(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        hdr = bytes([0x80 | opcode])
-        if n < 126:
-            hdr += bytes([0x80 | n])
-        elif n < 65536:
-            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
         try:
-            self.sock.sendall(hdr + mask + masked)
+            self.sock.sendall(ws_frame(opcode, payload))
         except OSError:
             pass
 
