@@ -15,6 +15,19 @@
  *   8      8    media_time  first sample, 48 kHz samples on the room clock
  *   16     ...  payload     one Opus packet, 1..PUENTE_MAX_OPUS bytes
  *
+ * A listener may also receive bundles: several consecutive packets of one
+ * channel in one binary message, which costs the relay one send instead of
+ * several (see "bundle" in core.hello). A bundle is
+ *
+ *   offset size field
+ *   0      1    version     PUENTE_PROTO_VERSION
+ *   1      1    kind        PUENTE_KIND_BUNDLE
+ *   2      1    count       packets that follow, 1..PUENTE_MAX_BUNDLE
+ *   3      1    reserved    0
+ *   4      ...  count items, each a 2-byte length L (network byte order)
+ *               followed by L bytes of an ordinary packet message (the
+ *               16-byte header above, then its Opus packet)
+ *
  * Text messages are JSON objects {"type": "<ns>.<verb>", ...}; README.md
  * ("Wire protocol") lists every message.
  */
@@ -42,7 +55,14 @@
 
 enum puente_kind {
 	PUENTE_KIND_OPUS = 1,
+	PUENTE_KIND_BUNDLE = 2,
 };
+
+#define PUENTE_BUNDLE_PREFIX 4
+#define PUENTE_BUNDLE_ITEM   2 /* length bytes before each packet */
+#define PUENTE_MAX_BUNDLE    3
+#define PUENTE_MAX_BUNDLE_MESSAGE                                                                  \
+	(PUENTE_BUNDLE_PREFIX + PUENTE_MAX_BUNDLE * (PUENTE_BUNDLE_ITEM + PUENTE_MAX_FRAME))
 
 enum puente_flag {
 	/* Packets were skipped before this one (lapped reader, channel switch). */
@@ -113,6 +133,47 @@ static inline int puente_header_parse(const unsigned char *in, size_t len, struc
 	h->seq = puente_get_be32(in + 4);
 	h->media_time = (uint64_t)puente_get_be32(in + 8) << 32 | puente_get_be32(in + 12);
 	return 0;
+}
+
+/*
+ * Walks a bundle of len bytes: call with *off = 0 first. Each call returns 1
+ * and sets *pkt and *pkt_len to the next packet message (for puente_header_parse),
+ * 0 after the last one, or -1 when the bundle is malformed (bad prefix, count
+ * out of range, an item running past the end, bytes left over).
+ */
+static inline int puente_bundle_next(const unsigned char *in, size_t len, size_t *off,
+                                     const unsigned char **pkt, size_t *pkt_len)
+{
+	if (len < PUENTE_BUNDLE_PREFIX || in[0] != PUENTE_PROTO_VERSION ||
+	    in[1] != PUENTE_KIND_BUNDLE || in[2] < 1 || in[2] > PUENTE_MAX_BUNDLE || in[3] != 0)
+		return -1;
+	if (*off == 0)
+		*off = PUENTE_BUNDLE_PREFIX;
+	if (*off == len)
+		return 0;
+	if (len - *off < PUENTE_BUNDLE_ITEM)
+		return -1;
+	size_t n = (size_t)in[*off] << 8 | in[*off + 1];
+
+	if (n < PUENTE_HEADER_LEN || n > PUENTE_MAX_FRAME || len - *off - PUENTE_BUNDLE_ITEM < n)
+		return -1;
+	*pkt = in + *off + PUENTE_BUNDLE_ITEM;
+	*pkt_len = n;
+	*off += PUENTE_BUNDLE_ITEM + n;
+	return 1;
+}
+
+/* Returns the bundle's packet count when every item is well formed and the
+ * count in the prefix matches them, else -1. */
+static inline int puente_bundle_check(const unsigned char *in, size_t len)
+{
+	size_t off = 0, pkt_len;
+	const unsigned char *pkt;
+	int n = 0, r;
+
+	while ((r = puente_bundle_next(in, len, &off, &pkt, &pkt_len)) == 1)
+		n++;
+	return r == 0 && n == in[2] ? n : -1;
 }
 
 #endif
