@@ -127,9 +127,11 @@ size_t puente__chan_read(const struct puente__chan_ring *r, struct puente__curso
 	}
 }
 
-bool puente__chan_pending(const struct puente__chan_ring *r, const struct puente__cursor *c)
+uint64_t puente__chan_waiting(const struct puente__chan_ring *r, const struct puente__cursor *c)
 {
-	return c->pos < atomic_load_explicit(&r->next, memory_order_acquire);
+	uint64_t next = atomic_load_explicit(&r->next, memory_order_acquire);
+
+	return next > c->pos ? next - c->pos : 0;
 }
 
 uint64_t puente__chan_published(const struct puente__chan_ring *r)

@@ -72,8 +72,9 @@ void puente__cursor_start(const struct puente__chan_ring *r, struct puente__curs
 size_t puente__chan_read(const struct puente__chan_ring *r, struct puente__cursor *c,
                          unsigned char *dst, size_t cap);
 
-/* Reader: whether a packet is waiting for this cursor. */
-bool puente__chan_pending(const struct puente__chan_ring *r, const struct puente__cursor *c);
+/* Reader: how many packets are waiting for this cursor (a lapped one counts
+ * those it will skip too). */
+uint64_t puente__chan_waiting(const struct puente__chan_ring *r, const struct puente__cursor *c);
 
 /* Any thread: packets published so far. */
 uint64_t puente__chan_published(const struct puente__chan_ring *r);

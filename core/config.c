@@ -34,6 +34,8 @@ static const char default_ini[] = "[core]\n"
                                   "stall_timeout = 15\n"
                                   "send_lowat = 16384\n"
                                   "ring_slots = 64\n"
+                                  "bundle_above = 1500\n"
+                                  "bundle_auto = 3\n"
                                   "log_level = info\n"
                                   "plugins = interpretation, captions, levels\n"
                                   "\n"
@@ -182,6 +184,10 @@ int puente__config_set_core(struct puente__config *c, const char *k, const char 
 		return parse_int(v, 2048, 1 << 24, &c->send_lowat);
 	if (!strcmp(k, "ring_slots"))
 		return parse_int(v, 8, 4096, &c->ring_slots);
+	if (!strcmp(k, "bundle_above"))
+		return parse_int(v, 0, 1000000, &c->bundle_above);
+	if (!strcmp(k, "bundle_auto"))
+		return parse_int(v, 1, PUENTE_MAX_BUNDLE, &c->bundle_auto);
 	if (!strcmp(k, "log_level"))
 		return parse_level(v, &c->log_level);
 	if (!strcmp(k, "plugins"))

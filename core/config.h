@@ -48,6 +48,8 @@ struct puente__config {
 	int stall_timeout_s; /* a subscribed client that accepts nothing this long is dropped */
 	int send_lowat;      /* bytes of unsent audio the kernel may hold per client */
 	int ring_slots;
+	int bundle_above; /* listeners beyond which "auto" ones get bundles */
+	int bundle_auto;  /* packets per bundle then */
 	int log_level;
 	char plugins[256];         /* names of the plugins to load */
 	char plugin_dir[512];      /* where <name>.so are */

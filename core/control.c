@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <puente/protocol.h>
+
 static int fail(struct puente__ctl *c, const char *error, const char *message)
 {
 	c->error = error;
@@ -37,6 +39,15 @@ int puente__ctl_parse(const char *text, size_t len, struct puente__ctl *c)
 		if (role && !json_is_string(role))
 			return fail(c, "bad_field", "core.hello 'role' must be a string");
 		c->role = json_string_value(role);
+		json_t *bundle = json_object_get(c->root, "bundle");
+
+		if (json_is_integer(bundle) && json_integer_value(bundle) >= 1 &&
+		    json_integer_value(bundle) <= PUENTE_MAX_BUNDLE)
+			c->bundle = (int)json_integer_value(bundle);
+		else if (bundle &&
+		         !(json_is_string(bundle) && !strcmp(json_string_value(bundle), "auto")))
+			return fail(c, "bad_field",
+			            "core.hello 'bundle' must be 1, 2, 3 or \"auto\"");
 	} else if (!strcmp(c->type, "core.ping")) {
 		c->kind = PUENTE_CTL_PING;
 		c->id = json_object_get(c->root, "id");

@@ -24,6 +24,7 @@ struct puente__ctl {
 	const char *type;    /* borrowed from root */
 	const char *channel; /* subscribe */
 	const char *role;    /* hello; NULL when absent */
+	int bundle;          /* hello: packets per message 1..3, or 0 (absent, "auto") */
 	json_t *id;          /* ping; borrowed, may be NULL */
 	const char *address; /* unban */
 	const char *error;   /* on failure: wire error code */

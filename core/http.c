@@ -124,13 +124,28 @@ static int start(struct puente__server *srv, struct lws *wsi, struct puente__htt
 	return 0;
 }
 
+void puente__http_req_free(struct puente__http_req **hp)
+{
+	if (*hp)
+		reset(*hp);
+	free(*hp);
+	*hp = NULL;
+}
+
 int puente__http_callback(struct puente__server *srv, struct lws *wsi,
-                          enum lws_callback_reasons reason, struct puente__http_req *h, void *in,
+                          enum lws_callback_reasons reason, struct puente__http_req **hp, void *in,
                           size_t len)
 {
-	switch (reason) {
-	case LWS_CALLBACK_HTTP:
+	struct puente__http_req *h = *hp;
+
+	if (reason == LWS_CALLBACK_HTTP) {
+		if (!h && !(h = *hp = calloc(1, sizeof(*h))))
+			return -1;
 		return start(srv, wsi, h) ? -1 : 0;
+	}
+	if (!h)
+		return 1;
+	switch (reason) {
 	case LWS_CALLBACK_HTTP_BODY:
 		if (!h->body)
 			return 0;
@@ -158,7 +173,7 @@ int puente__http_callback(struct puente__server *srv, struct lws *wsi,
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
-		reset(h);
+		puente__http_req_free(hp);
 		return 1;
 	default:
 		return 1;

@@ -11,7 +11,8 @@
 struct puente__route;
 struct puente__server;
 
-/* Per-connection state, inside the protocol's per-session data. */
+/* Per-request state, allocated when a plugin route is asked for: WebSocket
+ * sessions, the many, never carry it. */
 struct puente__http_req {
 	struct puente__route *route;
 	char path[256];
@@ -31,7 +32,10 @@ struct puente__http_req {
  * route's (the caller passes it on to lws' default handling).
  */
 int puente__http_callback(struct puente__server *srv, struct lws *wsi,
-                          enum lws_callback_reasons reason, struct puente__http_req *h, void *in,
+                          enum lws_callback_reasons reason, struct puente__http_req **hp, void *in,
                           size_t len);
+
+/* Frees a request's state, if any, and clears the pointer. */
+void puente__http_req_free(struct puente__http_req **hp);
 
 #endif

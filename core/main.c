@@ -43,6 +43,8 @@ enum {
 	OPT_ANONYMOUS,
 	OPT_DUPLICATE,
 	OPT_ATTENDANCE,
+	OPT_BUNDLE_ABOVE,
+	OPT_BUNDLE_AUTO,
 };
 
 static const struct option options[] = {
@@ -73,6 +75,8 @@ static const struct option options[] = {
     {"anonymous-listeners", required_argument, NULL, OPT_ANONYMOUS},
     {"duplicate", required_argument, NULL, OPT_DUPLICATE},
     {"attendance", required_argument, NULL, OPT_ATTENDANCE},
+    {"bundle-above", required_argument, NULL, OPT_BUNDLE_ABOVE},
+    {"bundle-auto", required_argument, NULL, OPT_BUNDLE_AUTO},
     {0},
 };
 
@@ -96,6 +100,9 @@ static void usage(FILE *out)
 	    "      --list-devices        list audio devices and exit\n"
 	    "      --frame-ms 10|20      Opus frame length (default 20)\n"
 	    "      --bitrate BPS         Opus bitrate (default 32000)\n"
+	    "      --bundle-above N      beyond N listeners, send those who leave it to the\n"
+	    "                            relay bundles of several packets (default 1500)\n"
+	    "      --bundle-auto 1..3    packets per bundle then (default 3; 1: never)\n"
 	    "      --output DEVICE       also play a channel on this output device\n"
 	    "      --output-channel NAME channel to play there (default floor)\n"
 	    "      --web-root DIR        folder of the web pages\n"

@@ -124,7 +124,7 @@ static int host_reader_wait(struct puente_reader *r, uint32_t timeout_ms)
 	const struct timespec step = {0, 2000000};
 
 	for (uint32_t t = 0;; t += 2) {
-		if (puente__chan_pending(r->ring, &r->cur))
+		if (puente__chan_waiting(r->ring, &r->cur))
 			return 1;
 		if (t >= timeout_ms)
 			return 0;

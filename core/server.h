@@ -61,8 +61,9 @@ struct puente__server {
 	struct puente__plugins *plugins;
 	pthread_t service_thread;
 	pthread_mutex_t inbox_lock;
-	struct puente__post inbox[PUENTE_INBOX]; /* {inbox_lock} */
-	size_t inbox_n;                          /* {inbox_lock} */
+	struct puente__post inbox[PUENTE_INBOX];                /* {inbox_lock} */
+	size_t inbox_n;                                         /* {inbox_lock} */
+	unsigned char out[LWS_PRE + PUENTE_MAX_BUNDLE_MESSAGE]; /* the audio message being sent */
 };
 
 /* Creates the context and starts listening. 0 or -errno (logged). */

@@ -54,6 +54,7 @@ static void test_start_at_margin_with_discont(void **state)
 	puente__chan_ring_init(&r, 3, 16);
 	publish_n(&r, 0, 10);
 	puente__cursor_start(&r, &c, PUENTE_RING_MARGIN);
+	assert_int_equal(puente__chan_waiting(&r, &c), PUENTE_RING_MARGIN);
 	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), PUENTE_HEADER_LEN + 8);
 	assert_int_equal(puente_header_parse(f, PUENTE_HEADER_LEN + 8, &h), 0);
 	assert_int_equal(h.seq, 10 - PUENTE_RING_MARGIN);
@@ -68,13 +69,14 @@ static void test_start_at_margin_with_discont(void **state)
 		assert_false(h.flags & PUENTE_FLAG_DISCONT);
 		assert_true(payload_id(f) == want);
 	}
-	assert_false(puente__chan_pending(&r, &c));
+	assert_int_equal(puente__chan_waiting(&r, &c), 0);
 	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), 0);
 
 	/* Starting at the live edge: nothing old, the next packet flagged. */
 	puente__cursor_start(&r, &c, 0);
-	assert_false(puente__chan_pending(&r, &c));
+	assert_int_equal(puente__chan_waiting(&r, &c), 0);
 	publish_n(&r, 10, 1);
+	assert_int_equal(puente__chan_waiting(&r, &c), 1);
 	assert_int_equal(puente__chan_read(&r, &c, f, sizeof(f)), PUENTE_HEADER_LEN + 8);
 	puente_header_parse(f, PUENTE_HEADER_LEN + 8, &h);
 	assert_int_equal(h.seq, 10);
