@@ -41,6 +41,7 @@ struct puente__server {
 	struct puente__session *sessions; /* {service thread} */
 	size_t n_sessions;
 	uint64_t next_client_id;
+	uint64_t trimmed_at_id; /* next_client_id at the last malloc_trim */
 	uint32_t source_gen_seen;
 	uint64_t last_clock_ns;
 	uint64_t last_sweep_ns;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -925,6 +926,18 @@ static void fan_out(struct puente__server *srv)
 	}
 }
 
+/*
+ * Once lws starts a close (the callback returned -1, or the client sent its
+ * close) the session stays listed until CLOSED, but nothing may be written to
+ * it any more: lws 4.1 would send audio after the close frame.
+ */
+static int leave_on_error(struct puente__session *s, int rc)
+{
+	if (rc < 0)
+		s->channel = -1;
+	return rc;
+}
+
 void puente__ws_wake(struct puente__server *srv)
 {
 	struct puente__room *room = srv->room;
@@ -976,6 +989,12 @@ void puente__ws_tick(struct puente__server *srv)
 		return;
 	if (now - srv->last_sweep_ns >= 1000000000ull) {
 		srv->last_sweep_ns = now;
+		/* Handshakes leave freed header buffers between the sessions' memory;
+		 * after people joined, hand those pages back. */
+		if (srv->next_client_id != srv->trimmed_at_id) {
+			srv->trimmed_at_id = srv->next_client_id;
+			malloc_trim(64 * 1024);
+		}
 		puente__gate_sweep(&srv->gate);
 		if (atomic_load(&srv->room->stats.banned_now) != srv->bans_sent)
 			send_bans(srv, NULL); /* a ban ran out */
@@ -1049,9 +1068,12 @@ int puente__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		return on_receive(s, in, len);
+		return leave_on_error(s, on_receive(s, in, len));
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return on_writeable(s);
+		return leave_on_error(s, on_writeable(s));
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		leave_on_error(s, -1);
+		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
 		struct puente__server *srv = lws_context_user(lws_get_context(wsi));
 
