@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -109,6 +110,7 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
                         const struct puente__config *cfg, struct puente__plugins *plugins)
 {
 	struct lws_context_creation_info info;
+	struct in_addr v4;
 
 	memset(s, 0, sizeof(*s));
 	s->room = room;
@@ -141,6 +143,11 @@ int puente__server_init(struct puente__server *s, struct puente__room *room,
 	info.timeout_secs = 10;
 	info.timeout_secs_ah_idle = 10;
 	info.max_http_header_data = 4096;
+	/* lws 4.1 built with IPv6 binds every interface when given an IPv4
+	 * address (libwebsockets issue 2290): a relay meant for 127.0.0.1 would
+	 * answer the whole network. An IPv4 bind address turns IPv6 off. */
+	if (inet_pton(AF_INET, cfg->bind, &v4) == 1)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg->cert[0]) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->cert;
