@@ -239,7 +239,8 @@ const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'nan');
 // ---- the measurement ---------------------------------------------------------
 
 // opts: relay, webRoot, clicker (puente-m2e-click), frameMs, clicks,
-// intervalMs, jackPeriod (frames), log (function). Resolves with the figures.
+// intervalMs, jackPeriod (frames), bufferMs (the page's ?buffer= floor,
+// undefined for its default), log (function). Resolves with the figures.
 export async function measure(opts) {
   const log = opts.log || (() => {});
   const { chromium } = await need('playwright-core');
@@ -265,7 +266,7 @@ export async function measure(opts) {
   const { context } = await launch(chromium);
   const page = await newPage(context, 'listener');
   await page.addInitScript(pageHooks);
-  await page.goto(relay.http);
+  await page.goto(opts.bufferMs === undefined ? relay.http : `${relay.http}?buffer=${opts.bufferMs}`);
   const stats = () => page.evaluate(() => ({ ...window.puenteStats }));
   await waitFor(async () => (await stats()).state === 'live', 10000, 'page state live');
   // Full volume: the gain is then 1 and the detector's threshold is half the click's peak.
@@ -341,6 +342,8 @@ export async function measure(opts) {
     min: d.length ? Math.min(...d) : NaN,
     renderP50: percentile(r.delays, 50),
     peakMin: pageState.hits.length ? Math.min(...pageState.hits.map((h) => h.peak)) : NaN,
+    jbFloor: opts.bufferMs,
+    jbTargetFirst: targets.length ? targets[0] : NaN,
     jbTarget: pageState.jb ? pageState.jb.targetMs : NaN,
     jbTargetMax: targets.length ? Math.max(...targets) : NaN,
     jbFill: pageState.jb ? pageState.jb.fillMs : NaN,
@@ -366,6 +369,8 @@ export function summaryLine(f) {
     `max_ms=${fmt(f.max)}`,
     `min_ms=${fmt(f.min)}`,
     `render_p50_ms=${fmt(f.renderP50)}`,
+    `jb_floor_ms=${f.jbFloor ?? 'default'}`,
+    `jb_target_first_ms=${fmt(f.jbTargetFirst)}`,
     `jb_target_ms=${fmt(f.jbTarget)}`,
     `jb_target_max_ms=${fmt(f.jbTargetMax)}`,
     `jb_fill_ms=${fmt(f.jbFill)}`,
@@ -389,6 +394,8 @@ Mouth-to-ear delay from the relay's JACK input to the listener page in headless 
   --clicks N             clicks to play, 1..1000 (default 20)
   --interval-ms MS       between clicks, 400..5000 (default 700)
   --jack-period FRAMES   the JACK server's period at 48 kHz (default 256)
+  --buffer-ms MS         open the page with ?buffer=MS: the jitter buffer's floor
+                         (default: the page's own, 60 ms)
   --relay PATH           the relay binary (default build/core/puente)
   --clicker PATH         puente-m2e-click (default next to the relay: ../tools/)
   --web-root DIR         the listener page (default core/web)
@@ -405,9 +412,10 @@ function parseArgs(argv) {
     clicks: 20,
     intervalMs: 700,
     jackPeriod: 256,
+    bufferMs: undefined,
     perClick: false,
   };
-  const ints = { 'frame-ms': 'frameMs', clicks: 'clicks', 'interval-ms': 'intervalMs', 'jack-period': 'jackPeriod' };
+  const ints = { 'frame-ms': 'frameMs', clicks: 'clicks', 'interval-ms': 'intervalMs', 'jack-period': 'jackPeriod', 'buffer-ms': 'bufferMs' };
   const strs = { relay: 'relay', clicker: 'clicker', 'web-root': 'webRoot' };
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
@@ -433,6 +441,7 @@ function parseArgs(argv) {
   if (o.clicks < 1 || o.clicks > 1000) throw new Error('--clicks must be 1..1000');
   if (o.intervalMs < 400 || o.intervalMs > 5000) throw new Error('--interval-ms must be 400..5000');
   if (o.jackPeriod < 16 || o.jackPeriod > 4096) throw new Error('--jack-period must be 16..4096');
+  if (o.bufferMs !== undefined && (o.bufferMs < 10 || o.bufferMs > 300)) throw new Error('--buffer-ms must be 10..300');
   if (!o.clicker) o.clicker = path.join(path.dirname(path.dirname(path.resolve(o.relay))), 'tools/puente-m2e-click');
   check(existsSync(o.relay), `relay binary not found: ${o.relay}`);
   return o;
