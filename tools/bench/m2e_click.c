@@ -163,8 +163,8 @@ static void usage(FILE *out)
 	        "  -n, --clicks N            clicks to play (default 10, at most 1000)\n"
 	        "  -i, --interval-ms MS      between click onsets (default 700)\n"
 	        "  -l, --level DBFS          burst peak level (default -6)\n"
-	        "  -d, --lead-ms MS          wait after connecting, before the first click\n"
-	        "                            (default 1000)\n"
+	        "  -d, --lead-ms MS          wait after connecting, before the first click,\n"
+	        "                            100..10000 (default 1000)\n"
 	        "  -t, --target PORT         port to feed (default PortAudio:in_0)\n"
 	        "  -c, --connect-timeout S   give up if the port never appears (default 10)\n");
 }
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || clicks < 1 || clicks > MAX_CLICKS || interval_ms < 50 ||
-	    interval_ms > 10000 || level > 0 || level < -40 || lead_ms < 0 || lead_ms > 10000 ||
+	    interval_ms > 10000 || level > 0 || level < -40 || lead_ms < 100 || lead_ms > 10000 ||
 	    connect_timeout <= 0) {
 		usage(stderr);
 		return 2;
