@@ -172,9 +172,13 @@ async function startJack(periodFrames) {
   for (const mode of [['-R', '-P', '70'], ['--no-realtime']]) {
     const args = ['-n', server, ...mode, '-d', 'dummy', '-r', String(RATE), '-p', String(periodFrames)];
     const proc = spawn('jackd', args, { stdio: ['ignore', 'ignore', 'pipe'], env: jackEnv(server) });
-    const jack = { proc, server, realtime: mode[0] === '-R', stderr: '', exit: null };
+    const jack = { proc, server, realtime: mode[0] === '-R', stderr: '', xruns: 0, exit: null };
     proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (d) => (jack.stderr = (jack.stderr + d).slice(-8192)));
+    proc.stderr.on('data', (d) => {
+      jack.stderr = (jack.stderr + d).slice(-8192);
+      // A client that missed its cycle: audio lost or late before the relay saw it.
+      jack.xruns += (d.match(/xrun/gi) || []).length;
+    });
     jack.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve((jack.exit = { code, signal }))));
     proc.on('error', (e) => (jack.stderr += `\n[spawn error] ${e.message}`));
     const stop = async () => {
@@ -354,6 +358,7 @@ export async function measure(opts) {
     pageEstimateMs: pageState.stats.delayMs,
     jackPeriodMs: (opts.jackPeriod * 1000) / RATE,
     jackRealtime: jack.realtime,
+    jackXruns: jack.xruns,
   };
 }
 
@@ -383,6 +388,7 @@ export function summaryLine(f) {
     `page_estimate_ms=${f.pageEstimateMs ?? 'none'}`,
     `jack_period_ms=${fmt(f.jackPeriodMs)}`,
     `jack_rt=${f.jackRealtime ? 'yes' : 'no'}`,
+    `jack_xruns=${f.jackXruns}`,
   ].join(' ');
 }
 
