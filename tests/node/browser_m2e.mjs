@@ -35,5 +35,7 @@ run('browser_m2e', 150000, async () => {
   // The detector fires at half the click's peak: a peak well above that
   // shows it heard the click itself, not codec noise near the threshold.
   check(f.peakMin > 0.35, `quietest click heard at peak ${f.peakMin.toFixed(3)} (played at 0.501)`);
+  // The page's two readings of the host clock agree, or the delays mean nothing.
+  check(Math.abs(f.clockSkewMs) < 5, `Date.now() and timeOrigin + performance.now() agree (${f.clockSkewMs} ms)`);
   check(Number.isFinite(f.jbTarget) && f.jbTarget > 0, `the jitter buffer reported its target (${f.jbTarget} ms)`);
 });

@@ -321,6 +321,10 @@ export async function measure(opts) {
       stamps: m.stamps.length,
       baseLatency: m.ctx.baseLatency,
       outputLatency: m.ctx.outputLatency,
+      // The output instants are timeOrigin + performance time; the input
+      // instants CLOCK_REALTIME, which Date.now() reads. Their difference
+      // here is the error of that common clock.
+      clockSkewMs: Date.now() - (performance.timeOrigin + performance.now()),
       stats: { ...window.puenteStats },
     };
   });
@@ -356,6 +360,7 @@ export async function measure(opts) {
     baseLatencyMs: pageState.baseLatency * 1000,
     outputLatencyMs: pageState.outputLatency * 1000,
     pageEstimateMs: pageState.stats.delayMs,
+    clockSkewMs: pageState.clockSkewMs,
     jackPeriodMs: (opts.jackPeriod * 1000) / RATE,
     jackRealtime: jack.realtime,
     jackXruns: jack.xruns,
@@ -386,6 +391,7 @@ export function summaryLine(f) {
     `output_latency_ms=${fmt(f.outputLatencyMs)}`,
     'output_latency_included=yes',
     `page_estimate_ms=${f.pageEstimateMs ?? 'none'}`,
+    `page_clock_skew_ms=${fmt(f.clockSkewMs)}`,
     `jack_period_ms=${fmt(f.jackPeriodMs)}`,
     `jack_rt=${f.jackRealtime ? 'yes' : 'no'}`,
     `jack_xruns=${f.jackXruns}`,
