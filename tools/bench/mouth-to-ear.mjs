@@ -84,7 +84,7 @@ registerProcessor('m2e-tap', M2eTap);
 // the nodes it connects to the destination (the output path, after the
 // jitter buffer and the volume) and the jitter buffer's own reports.
 function pageHooks() {
-  const m2e = { ctx: null, feeds: [], players: [], jb: null, jbTargets: [], stamps: [], hits: [] };
+  const m2e = { ctx: null, feeds: [], jb: null, jbTargets: [], stamp: null, hits: [] };
   window.__m2e = m2e;
   const Ctx = window.AudioContext;
   window.AudioContext = class extends Ctx {
@@ -98,7 +98,6 @@ function pageHooks() {
     constructor(ctx, name, options) {
       super(ctx, name, options);
       if (name !== 'puente-player') return;
-      m2e.players.push(this);
       this.port.addEventListener('message', (e) => {
         if (e.data.type !== 'stats') return;
         m2e.jb = e.data;
@@ -129,8 +128,7 @@ async function installTap({ path: tapPath, threshold, quietFrames }) {
   for (const f of m2e.feeds) f.connect(tap);
   const stamp = () => {
     const ts = ctx.getOutputTimestamp();
-    m2e.stamps.push({ at: performance.now(), ctxTime: ts.contextTime, perfTime: ts.performanceTime, currentTime: ctx.currentTime });
-    if (m2e.stamps.length > 100) m2e.stamps.shift();
+    m2e.stamp = { at: performance.now(), ctxTime: ts.contextTime, perfTime: ts.performanceTime, currentTime: ctx.currentTime };
   };
   stamp();
   m2e.stampTimer = setInterval(stamp, 20);
@@ -139,7 +137,7 @@ async function installTap({ path: tapPath, threshold, quietFrames }) {
   // through currentTime (the frame's time when rendered, before the
   // output's latency) for comparison.
   tap.port.onmessage = (e) => {
-    const s = m2e.stamps[m2e.stamps.length - 1];
+    const s = m2e.stamp;
     const t = e.data.frame / ctx.sampleRate;
     m2e.hits.push({
       frame: e.data.frame,
@@ -318,7 +316,6 @@ export async function measure(opts) {
       hits: m.hits,
       jb: m.jb,
       jbTargets: m.jbTargets,
-      stamps: m.stamps.length,
       baseLatency: m.ctx.baseLatency,
       outputLatency: m.ctx.outputLatency,
       // The output instants are timeOrigin + performance time; the input
