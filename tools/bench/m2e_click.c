@@ -9,8 +9,9 @@
  * right after this client's process callback. A real card delivers a
  * period whose last sample was converted at the cycle's start, so sample i
  * of the period was converted at  start - (period - i) / rate.  The start
- * is read with clock_gettime(CLOCK_REALTIME) in the callback: the clock
- * Chromium's Date.now() and performance.timeOrigin follow. The delay
+ * is clock_gettime(CLOCK_REALTIME) in the callback, the clock Chromium's
+ * Date.now() and performance.timeOrigin follow, less how long after JACK's
+ * estimate of the cycle's start the callback ran. The delay
  * measured from there includes the card's capture buffering (one period at
  * most) as a listener in the room would suffer it.
  *
@@ -24,6 +25,7 @@
  * fixed array) and the main thread (connects, waits, prints). Output on
  * stdout, one line per click once all are played:
  *   click n=<k> unix_us=<instant> offset=<sample in period> period=<frames>
+ *         late_us=<callback start after the cycle's start, -1 unknown>
  * Exit status: 0 all clicks played, 2 usage, 3 no JACK server, 4 the
  * target port never appeared, 5 the server went away, 6 timed out.
  */
@@ -46,6 +48,7 @@
 #define UNARMED    UINT64_MAX
 
 struct clicker {
+	jack_client_t *client;
 	jack_port_t *port;
 	/* Set by the main thread before activation. */
 	unsigned clicks;
@@ -61,6 +64,7 @@ struct clicker {
 	uint64_t playing_from; /* onset frame of the burst being played, or UNARMED */
 	/* Written by the callback, read by the main thread after `done`. */
 	double unix_us[MAX_CLICKS];
+	int64_t late_us[MAX_CLICKS]; /* callback start after JACK's cycle start */
 	uint32_t offset[MAX_CLICKS];
 	uint32_t period[MAX_CLICKS];
 	_Atomic uint64_t now_frames;
@@ -104,9 +108,29 @@ static int process(jack_nframes_t n, void *arg)
 
 			v = c->burst[k];
 			if (k == c->mark) {
+				jack_nframes_t cur_frames;
+				jack_time_t cur_us, next_us;
+				float period_us;
+
+				/*
+				 * A busy machine runs this callback late after the cycle
+				 * began (by over a millisecond here); the card's period
+				 * ended at the cycle's start. JACK estimates that start
+				 * on its own clock: how long ago it was corrects the
+				 * stamp. Its estimate is missing right after an xrun:
+				 * then the stamp is the callback's own time.
+				 */
+				c->late_us[done] =
+				    jack_get_cycle_times(c->client, &cur_frames, &cur_us, &next_us,
+				                         &period_us) == 0
+				        ? (int64_t)(jack_get_time() - cur_us)
+				        : -1;
 				c->offset[done] = i;
 				c->period[done] = n;
-				c->unix_us[done] = start_us - (double)(n - i) * 1e6 / c->rate_hz;
+				c->unix_us[done] =
+				    start_us -
+				    (double)(c->late_us[done] > 0 ? c->late_us[done] : 0) -
+				    (double)(n - i) * 1e6 / c->rate_hz;
 			}
 			if (k + 1 == c->burst_len) {
 				c->playing_from = UNARMED;
@@ -229,6 +253,7 @@ int main(int argc, char **argv)
 		        (unsigned)status);
 		return 3;
 	}
+	c.client = jc;
 	c.rate_hz = jack_get_sample_rate(jc);
 	c.clicks = (unsigned)clicks;
 	/*
@@ -315,8 +340,8 @@ int main(int argc, char **argv)
 		jack_client_close(jc);
 	}
 	for (unsigned k = 0; k < done; k++)
-		printf("click n=%u unix_us=%.1f offset=%u period=%u\n", k, c.unix_us[k],
-		       c.offset[k], c.period[k]);
+		printf("click n=%u unix_us=%.1f offset=%u period=%u late_us=%lld\n", k,
+		       c.unix_us[k], c.offset[k], c.period[k], (long long)c.late_us[k]);
 	fflush(stdout);
 	free(c.burst);
 	if (rc == 0 && done < c.clicks)

@@ -301,10 +301,9 @@ export async function measure(opts) {
   const playMs = 1500 + opts.clicks * (opts.intervalMs + 3) + 15000;
   const exit = await withTimeout(clickerExit, playMs, 'puente-m2e-click playing its clicks');
   check(exit.code === 0, `puente-m2e-click exit ${JSON.stringify(exit)}: ${err}`);
-  const clicks = [...out.matchAll(/^click n=(\d+) unix_us=([\d.]+) offset=(\d+) period=(\d+)$/gm)].map((m) => ({
-    n: Number(m[1]),
-    unixMs: Number(m[2]) / 1000,
-  }));
+  const clicks = [...out.matchAll(/^click n=(\d+) unix_us=([\d.]+) offset=(\d+) period=(\d+) late_us=(-?\d+)$/gm)].map(
+    (m) => ({ n: Number(m[1]), unixMs: Number(m[2]) / 1000, lateUs: Number(m[5]) }),
+  );
   check(clicks.length === opts.clicks, `puente-m2e-click reported ${clicks.length} of ${opts.clicks} clicks`);
   // The last click through the largest buffer the page can hold, and some.
   await sleep(600);
@@ -361,6 +360,10 @@ export async function measure(opts) {
     jackPeriodMs: (opts.jackPeriod * 1000) / RATE,
     jackRealtime: jack.realtime,
     jackXruns: jack.xruns,
+    // How late the clicker's callback ran after its cycle began, which its
+    // stamps correct for; stamps JACK had no cycle start for are not.
+    clickerLateMaxMs: Math.max(0, ...clicks.map((c) => c.lateUs)) / 1000,
+    stampsUncorrected: clicks.filter((c) => c.lateUs < 0).length,
   };
 }
 
@@ -392,6 +395,8 @@ export function summaryLine(f) {
     `jack_period_ms=${fmt(f.jackPeriodMs)}`,
     `jack_rt=${f.jackRealtime ? 'yes' : 'no'}`,
     `jack_xruns=${f.jackXruns}`,
+    `clicker_late_max_ms=${f.clickerLateMaxMs.toFixed(2)}`,
+    `stamps_uncorrected=${f.stampsUncorrected}`,
   ].join(' ');
 }
 
