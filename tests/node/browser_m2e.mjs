@@ -3,12 +3,15 @@
 // and the listener page in headless Chromium. Asserts only that the
 // measurement is sound: every click heard exactly once, nothing heard that
 // was not played, delays positive and finite, the click's level intact.
+// One exception: a click the page's jitter buffer threw away to bound its
+// delay (it does so on a starved machine) was never played, so it cannot
+// be heard; it is reported, and at least 3 of the 5 must still be heard.
 // How long the delay is belongs to README-m2e.md, never to a test.
 
 import path from 'node:path';
 
 import { check, options, run } from './relay.mjs';
-import { measure, summaryLine } from '../../tools/bench/mouth-to-ear.mjs';
+import { measure, summaryLine, validity } from '../../tools/bench/mouth-to-ear.mjs';
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--clicker');
@@ -22,15 +25,17 @@ run('browser_m2e', 150000, async () => {
     clicker: clicker || path.join(path.dirname(path.dirname(path.resolve(opt.relay))), 'tools/puente-m2e-click'),
     frameMs: 20,
     clicks: 5,
-    intervalMs: 700,
+    intervalMs: 1000,
     jackPeriod: 256,
     log: (s) => console.log(s),
   });
   console.log(summaryLine(f));
   check(f.clicks === 5, `5 clicks played (${f.clicks})`);
-  check(f.missed === 0, `no click missed (${f.missed})`);
   check(f.extra === 0, `no false or double detection (${f.extra})`);
-  check(f.detected === 5, `5 clicks heard once each (${f.detected})`);
+  check(f.missed === f.missedInDrops, `no click missed but those the buffer dropped (${f.missed} missed, ${f.missedInDrops} in drops)`);
+  if (f.missed) console.log(`note: ${f.missed} click(s) dropped by the page's jitter buffer (${f.droppedMs} ms dropped)`);
+  check(f.detected >= 3 && f.detected + f.missed === 5, `clicks heard once each: ${f.detected} of 5`);
+  check(validity(f).length === 0, `a valid measurement: ${validity(f).join('; ')}`);
   for (const d of f.delays) check(Number.isFinite(d) && d > 0, `delay ${d} ms is positive and finite`);
   // The detector fires at half the click's peak: a peak well above that
   // shows it heard the click itself, not codec noise near the threshold.

@@ -185,7 +185,7 @@ static void usage(FILE *out)
 	        "Play clicks into a JACK input port; print when each was played.\n"
 	        "\n"
 	        "  -n, --clicks N            clicks to play (default 10, at most 1000)\n"
-	        "  -i, --interval-ms MS      between click onsets (default 700)\n"
+	        "  -i, --interval-ms MS      between click onsets (default 1000)\n"
 	        "  -l, --level DBFS          burst peak level (default -6)\n"
 	        "  -d, --lead-ms MS          wait after connecting, before the first click,\n"
 	        "                            100..10000 (default 1000)\n"
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	    {0},
 	};
 	static struct clicker c;
-	double interval_ms = 700, level = -6, lead_ms = 1000, connect_timeout = 10;
+	double interval_ms = 1000, level = -6, lead_ms = 1000, connect_timeout = 10;
 	const char *target = "PortAudio:in_0";
 	int opt, rc = 0;
 	long clicks = 10;
