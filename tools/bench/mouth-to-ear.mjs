@@ -84,7 +84,7 @@ registerProcessor('m2e-tap', M2eTap);
 // the nodes it connects to the destination (the output path, after the
 // jitter buffer and the volume) and the jitter buffer's own reports.
 function pageHooks() {
-  const m2e = { ctx: null, feeds: [], jb: null, jbTargets: [], drops: [], stamp: null, hits: [] };
+  const m2e = { ctx: null, feeds: [], jb: null, jbTargets: [], drops: [], stamps: [], hits: [] };
   window.__m2e = m2e;
   const Ctx = window.AudioContext;
   window.AudioContext = class extends Ctx {
@@ -131,17 +131,20 @@ async function installTap({ path: tapPath, threshold, quietFrames }) {
   for (const f of m2e.feeds) f.connect(tap);
   const stamp = () => {
     const ts = ctx.getOutputTimestamp();
-    m2e.stamp = { at: performance.now(), ctxTime: ts.contextTime, perfTime: ts.performanceTime, currentTime: ctx.currentTime };
+    m2e.stamps.push({ at: performance.now(), ctxTime: ts.contextTime, perfTime: ts.performanceTime, currentTime: ctx.currentTime });
+    if (m2e.stamps.length > 100) m2e.stamps.shift();
   };
   stamp();
   m2e.stampTimer = setInterval(stamp, 20);
   // Each onset: the context frame, mapped to the host clock through the
-  // latest output timestamp (the frame's time at the audio output), and
-  // through currentTime (the frame's time when rendered, before the
-  // output's latency) for comparison.
+  // output timestamp nearest to it in context time (the frame's time at the
+  // audio output; nearest, because a stalled audio thread shifts the
+  // mapping and the message may arrive after such a stall), and through
+  // currentTime (the frame's time when rendered, before the output's
+  // latency) for comparison.
   tap.port.onmessage = (e) => {
-    const s = m2e.stamp;
     const t = e.data.frame / ctx.sampleRate;
+    const s = m2e.stamps.reduce((a, b) => (Math.abs(b.ctxTime - t) < Math.abs(a.ctxTime - t) ? b : a));
     m2e.hits.push({
       frame: e.data.frame,
       peak: e.data.peak,
