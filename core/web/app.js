@@ -33,6 +33,13 @@ import { SAMPLE_RATE, parseHeader, parseWelcome } from './lib/wire.js';
 
 const LEVEL_EVERY_MS = 50;
 const AUTO = 'auto';
+// ?buffer=MS: the jitter buffer's floor in ms (player-worklet.js clamps it
+// to 10..300), for a listener on a quiet network who wants less delay.
+// Read once: the personal link's handling rewrites the address later.
+const BUFFER_FLOOR_MS = (() => {
+  const v = new URL(window.location.href).searchParams.get('buffer');
+  return v !== null && /^\d{1,3}$/.test(v) ? Number(v) : undefined;
+})();
 
 const $ = (id) => document.getElementById(id);
 
@@ -312,7 +319,7 @@ async function buildGraph() {
   gain.connect(analyser).connect(ctx.destination);
   player.gain = gain;
   player.analyser = analyser;
-  player.stream = new OpusStream(ctx, gain);
+  player.stream = new OpusStream(ctx, gain, BUFFER_FLOOR_MS);
   applyVolume();
 }
 
@@ -406,7 +413,7 @@ function openUnderneath() {
   under.analyser = makeAnalyser(ctx);
   under.gain.connect(player.gain);
   under.gain.connect(under.analyser);
-  under.stream = new OpusStream(ctx, under.gain);
+  under.stream = new OpusStream(ctx, under.gain, BUFFER_FLOOR_MS);
   under.link = new Link({
     onOpen: () => under.link.send({ type: 'core.hello', role: 'listener', agent: 'puente-web-underneath' }),
     onControl: (msg) => {

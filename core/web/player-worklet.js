@@ -8,25 +8,36 @@
 // few extra milliseconds of delay are not. Excess fill beyond the target
 // (a burst after a stall, or clock drift between the relay and this sound
 // card) is dropped so the delay stays where the target says.
+//
+// The page may pass processorOptions.minTargetMs (its ?buffer= parameter):
+// the floor the target starts at and shrinks back to. A listener on a
+// quiet network trades the default's safety margin for less delay; the
+// underrun rule still grows the target if the network disagrees.
 
 const MS = sampleRate / 1000;
-const MIN_TARGET = 60 * MS;
+const MIN_TARGET = 60 * MS; // the floor unless the page asks for another
+const FLOOR_LOWEST = 10 * MS; // below one 10 ms packet, play would start on nothing
 const MAX_TARGET = 300 * MS;
 const GROW_STEP = 20 * MS;
 const SHRINK_STEP = 10 * MS;
 const SHRINK_AFTER = 10 * sampleRate; // calm samples before each shrink step
 const EXCESS_WINDOW = 2 * sampleRate; // judge the fill's minimum over this span
-const EXCESS_SLACK = 40 * MS; // tolerated fill above target before dropping
+const EXCESS_SLACK = 40 * MS; // tolerated fill above target before dropping, at most the floor
 const CAPACITY = 2 * sampleRate; // never hold more than 2 s
 const REPORT_EVERY = sampleRate / 4;
 
 class PuentePlayer extends AudioWorkletProcessor {
-  constructor() {
+  constructor(options) {
     super();
+    const asked = options && options.processorOptions ? options.processorOptions.minTargetMs : undefined;
+    this.floor = Number.isFinite(asked) ? Math.min(MAX_TARGET, Math.max(FLOOR_LOWEST, asked * MS)) : MIN_TARGET;
+    // The standing excess allowed is no larger than the floor: with a small
+    // floor, 40 ms of excess would cost more delay than the floor saves.
+    this.slack = Math.min(EXCESS_SLACK, this.floor);
     this.ring = new Float32Array(CAPACITY);
     this.read = 0;
     this.fill = 0;
-    this.target = MIN_TARGET;
+    this.target = this.floor;
     this.playing = false;
     this.underruns = 0;
     this.dropped = 0; // samples discarded to keep the delay bounded
@@ -113,8 +124,8 @@ class PuentePlayer extends AudioWorkletProcessor {
 
   adapt(played) {
     this.calm += played;
-    if (this.calm >= SHRINK_AFTER && this.target > MIN_TARGET) {
-      this.target = Math.max(MIN_TARGET, this.target - SHRINK_STEP);
+    if (this.calm >= SHRINK_AFTER && this.target > this.floor) {
+      this.target = Math.max(this.floor, this.target - SHRINK_STEP);
       this.calm = 0;
     }
     this.windowMin = Math.min(this.windowMin, this.fill);
@@ -123,7 +134,7 @@ class PuentePlayer extends AudioWorkletProcessor {
       // The fill never went below windowMin for a whole window, so that much
       // above the target is delay we can drop without risking an underrun.
       const excess = this.windowMin - this.target;
-      if (excess > EXCESS_SLACK) this.discard(Math.floor(excess));
+      if (excess > this.slack) this.discard(Math.floor(excess));
       this.resetWindow();
     }
   }

@@ -2,7 +2,9 @@
 // plain VM context with a stand-in AudioWorklet scope and a simulated
 // network: steady packets play in order at the minimum delay, jitter grows
 // the buffer (never past its cap), calm shrinks it again, a faster sender
-// cannot grow the delay without bound, and a flush rebuffers.
+// cannot grow the delay without bound, and a flush rebuffers. The page's
+// ?buffer= floor (processorOptions.minTargetMs) sets where it starts and
+// shrinks back to, within 10..300 ms.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +17,7 @@ const QUANTUM = 128; // samples per process() call, as in Web Audio
 const FRAME = 960; // 20 ms packets
 const ms = (n) => (n * RATE) / 1000;
 
-function loadPlayer() {
+function loadPlayer(options = undefined) {
   const src = readFileSync(path.join(REPO, 'core/web/player-worklet.js'), 'utf8');
   let Player = null;
   const scope = {
@@ -31,7 +33,7 @@ function loadPlayer() {
   };
   vm.runInNewContext(src, scope, { filename: 'player-worklet.js' });
   check(Player, 'player-worklet.js registers puente-player');
-  return new Player();
+  return new Player(options);
 }
 
 // Drives one player for durationMs. arrivalMs(i) says when packet i arrives
@@ -141,5 +143,27 @@ run('worklet_buffer', 30000, () => {
     const audible = r.heard.filter((x) => x !== 0);
     check(audible[0] === 1e7 + 1, `after flush the first sample is new (${audible[0]})`);
     check(r.underruns === 0, 'flush is not an underrun');
+  }
+
+  // 6. A floor of 40 ms asked by the page: a steady network plays at ~40 ms
+  // without underruns; stalls still grow it, and calm brings it back to 40,
+  // not to the default 60. Out-of-range floors are clamped.
+  {
+    const q = loadPlayer({ processorOptions: { minTargetMs: 40 } });
+    const r = simulate(q, 5000, (i) => i * 20);
+    let maxDelayMs = 0;
+    r.heard.forEach((x, k) => {
+      if (x !== 0) maxDelayMs = Math.max(maxDelayMs, (k * 1000) / RATE - Math.floor((x - 1) / FRAME) * 20);
+    });
+    console.log(`floor 40: delay ${maxDelayMs.toFixed(1)} ms, ${r.underruns} underruns, target ${r.targetMs} ms`);
+    check(r.underruns === 0 && r.targetMs === 40, `floor 40: no underrun, target 40 (${r.underruns}, ${r.targetMs})`);
+    check(maxDelayMs >= 35 && maxDelayMs <= 45, `floor 40: delay ~40 ms (${maxDelayMs.toFixed(1)})`);
+    const s2 = simulate(q, 5000, stalls(() => 150), 1e6);
+    check(s2.maxTargetMs > 40, `floor 40: stalls grow the target (${s2.maxTargetMs})`);
+    const c = simulate(q, 120000, (i) => i * 20, 2e6);
+    check(c.targetMs === 40, `floor 40: calm shrinks the target back to 40 (${c.targetMs})`);
+    check(loadPlayer({ processorOptions: { minTargetMs: 1 } }).target === ms(10), 'a floor below 10 ms is 10 ms');
+    check(loadPlayer({ processorOptions: { minTargetMs: 5000 } }).target === ms(300), 'a floor above 300 ms is 300 ms');
+    check(loadPlayer({ processorOptions: {} }).target === ms(60), 'no floor asked: 60 ms');
   }
 });

@@ -34,8 +34,9 @@ export async function decoderSupported() {
 
 export class OpusStream {
   // ctx: an AudioContext that loadPlayer() has finished with; destination:
-  // the AudioNode the decoded audio goes into.
-  constructor(ctx, destination) {
+  // the AudioNode the decoded audio goes into; minTargetMs: the jitter
+  // buffer's floor (player-worklet.js), its default when undefined.
+  constructor(ctx, destination, minTargetMs = undefined) {
     this.stats = { packets: 0, gaps: 0, decodeErrors: 0, underruns: 0, fillMs: 0, targetMs: 0 };
     this.lastSeq = null;
     this.decoder = null;
@@ -43,6 +44,7 @@ export class OpusStream {
       numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [1],
+      processorOptions: { minTargetMs },
     });
     this.node.port.onmessage = (e) => {
       if (e.data.type !== 'stats') return;
