@@ -12,16 +12,12 @@ import ctypes
 import ctypes.util
 import hashlib
 import json
-import os
 import socket
 import struct
-import sys
 import time
 
-from harness import check
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from wire import bundle, packet as audio_frame  # noqa: E402,F401  (for the scripts)
+from harness import check  # harness also puts tests/lib on the path, for wire
+from wire import bundle, packet as audio_frame  # noqa: F401  (for the scripts)
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
