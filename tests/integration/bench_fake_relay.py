@@ -20,7 +20,8 @@ inside a bundle, and each malformed bundle (count above its items, a
 trailing byte, reserved not 0; their packets carry seqs that would be gaps)
 once in bad_audio. With bundles of 3 the packets of one bundle are 80, 100
 and 120 ms old on arrival: the median near 100 ms and the maximum 20 ms
-above it show each packet timed on its own media time.
+above it show each packet timed on its own media time. A bad --bundle
+value, or --bundle with --http, is bad usage (exit 2).
 
 Usage: bench_fake_relay.py --bench PATH
 """
@@ -195,6 +196,14 @@ def test(args):
     print("ok fragments, ping, 64-bit length, gap, DISCONT, delay and close")
     test_bundles(args, 3)
     test_bundles(args, "auto")
+    for bad in ("0", "4", "2x", "AUTO", ""):
+        r = harness.run([args.bench, "--listeners", "1", "--seconds", "1", "--bundle", bad], 10)
+        check(r.returncode == 2 and "bad --bundle" in r.stderr,
+              f"--bundle {bad!r}: exit {r.returncode}, {r.stderr!r}")
+    r = harness.run([args.bench, "--http", "http://127.0.0.1:1/x", "--listeners", "1",
+                     "--seconds", "1", "--bundle", "1"], 10)
+    check(r.returncode == 2, f"--http with --bundle: exit {r.returncode}")
+    print("ok a bad --bundle is bad usage")
 
 
 def main():

@@ -13,7 +13,7 @@
    bundles of 1, 2 and 3 mixed, three malformed bundles and a bundle with
    one bad item. Expects every packet counted and decoded in order (no gap,
    the WAV exactly their length), each malformed bundle and the bad item
-   once in bad_audio.
+   once in bad_audio; a bad --bundle value is bad usage (exit 2).
 3. An unknown channel: exit 2, the room's channels listed, close 1000.
 4. Nobody listening on the port: exit 1, one clear line.
 
@@ -203,6 +203,10 @@ def scenario_bundles(listen, tmp):
     with wave.open(out_wav, "rb") as w:
         frames = w.getnframes()
     check(frames == (n + 1) * FRAME, f"WAV holds {frames} samples, expected {(n + 1) * FRAME}")
+    for bad in ("0", "4", "2x", "AUTO", ""):
+        r = harness.run([listen, "--bundle", bad, "--seconds", "1"], 10, cwd=tmp)
+        check(r.returncode == 2 and "bad --bundle" in r.stderr,
+              f"--bundle {bad!r}: exit {r.returncode}, {r.stderr!r}")
 
 
 def scenario_unknown_channel(listen, tmp):
