@@ -19,8 +19,8 @@ every packet of every bundle (exactly), 0 gaps, the one DISCONT flagged
 inside a bundle, and each malformed bundle (count above its items, a
 trailing byte, reserved not 0; their packets carry seqs that would be gaps)
 once in bad_audio. With bundles of 3 the packets of one bundle are 80, 100
-and 120 ms old on arrival: the median near 100 ms and the maximum 20 ms
-above it show each packet timed on its own media time. A bad --bundle
+and 120 ms old on arrival: the median near 100 ms and the maximum near 120
+ms show each packet timed on its own media time. A bad --bundle
 value, or --bundle with --http, is bad usage (exit 2).
 
 Usage: bench_fake_relay.py --bench PATH
@@ -177,7 +177,9 @@ def test_bundles(args, ask):
           f"{what}: bad_audio={s['bad_audio']}, expected {len(malformed())}")
     if ask == 3:
         p50, top = float(s["delay_ms_p50"]), float(s["delay_ms_max"])
-        check(95 <= p50 < 115 and top - p50 >= 15,
+        # Arrival is never before due, so load only adds: timed all on the
+        # first packet the median would be >= 120, on the last ~80.
+        check(95 <= p50 < 117 and top >= 115,
               f"{what}: delay_ms_p50={p50} delay_ms_max={top}: expected the middle "
               f"packet's ~100 ms and the first's ~120 ms")
     print(f"ok {what}: every packet of every bundle, malformed bundles in bad_audio")
