@@ -403,8 +403,8 @@ class WsProbe:
 
     events: list of (t_mono, kind, data): kind 'json' -> dict;
     'audio' -> (flags, seq, media_time, payload), one per packet, a bundle's
-    one by one with the bundle's time; 'bad_audio' -> the bytes of a binary
-    message that is neither (a malformed packet or bundle);
+    one by one with the bundle's time; 'bad_audio' -> the bytes of what is
+    not a packet (a malformed packet or bundle, a bad item of a bundle);
     'close' -> (code, reason).
     """
 
