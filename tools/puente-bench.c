@@ -3,8 +3,10 @@
  * process (raw non-blocking sockets, epoll, one thread, a hand-written
  * WebSocket client as in PERFORMANCE.md's ws_load), each doing what a
  * listener page does: upgrade with puente.v1, wait for core.welcome, send
- * core.subscribe, keep the room-clock anchor of core.subscribed and
- * core.clock, then count the audio packets. Over a measuring window (after
+ * core.subscribe (after a core.hello asking for a bundle size with
+ * --bundle), keep the room-clock anchor of core.subscribed and core.clock,
+ * then count the audio packets, each packet of a bundle on its own with the
+ * bundle's arrival time. Over a measuring window (after
  * every listener joined and a warm-up) it accounts delay, gaps and
  * discontinuities per packet, and samples the relay's CPU and RSS from
  * /proc. One key=value summary line on stdout; optionally a CSV row.
@@ -43,7 +45,8 @@
 #include "client/pcl.h"
 #include "client/toolkit.h"
 
-#define PROG "puente-bench"
+#define PROG  "puente-bench"
+#define AGENT PROG "/" PUENTE_VERSION
 
 #define MAX_LISTENERS   20000
 #define MAX_SECONDS     600.0
@@ -55,7 +58,7 @@
 #define STARTS_PER_TURN 512  /* connect() calls per loop turn: epoll stays serviced */
 #define JOIN_GRACE_S    30   /* after the last connect(), how long joining may take */
 #define FD_SPARE        32   /* descriptors besides the listeners' */
-#define TX_CAP          1024 /* a listener's pending output: the upgrade, pongs, one subscribe */
+#define TX_CAP          1024 /* a listener's pending output: the upgrade, pongs, hello, subscribe */
 #define SCRATCH_CAP     (256u << 10)
 #define READS_PER_EVENT 8
 #define MAX_PAYLOAD     (64u << 10) /* relay messages are at most 16 KiB (README) */
@@ -108,6 +111,7 @@ struct options {
 	int listeners;
 	double seconds, warmup, join_rate; /* join_rate 0: as fast as connect() allows */
 	double expect_bps;                 /* --http: 0 means measured first */
+	int bundle;                        /* --bundle; PCL_BUNDLE_UNSET: no core.hello */
 	pid_t pid;
 	char channels[MAX_CHANNELS][CHANNEL_LEN];
 	int n_channels;
@@ -118,6 +122,7 @@ struct bench {
 	bool v6; /* ::1: one source address only */
 	char request[TX_CAP];
 	size_t request_len;
+	char *hello; /* core.hello with --bundle, else NULL */
 	int ep;
 	struct conn *c;
 	int started;
@@ -317,7 +322,10 @@ static void on_text(struct bench *b, struct conn *c, const unsigned char *p, siz
 			    (uint32_t)json_integer_value(fm) * (PUENTE_SAMPLE_RATE / 1000);
 			b->pending[c->src]--;
 			c->state = C_SUBSCRIBING;
-			conn_send(b, c, BENCH_WS_TEXT, text, strlen(text));
+			if (b->hello)
+				conn_send(b, c, BENCH_WS_TEXT, b->hello, strlen(b->hello));
+			if (c->state != C_DONE)
+				conn_send(b, c, BENCH_WS_TEXT, text, strlen(text));
 		}
 		free(text);
 		json_decref(sub);
@@ -340,6 +348,7 @@ static void on_text(struct bench *b, struct conn *c, const unsigned char *p, siz
 	json_decref(m);
 }
 
+/* One packet, a bundle's or a message of its own. */
 static void on_audio(struct bench *b, struct conn *c, const unsigned char *p, size_t len,
                      int64_t arrival)
 {
@@ -370,6 +379,25 @@ static void on_audio(struct bench *b, struct conn *c, const unsigned char *p, si
 		bench_hist_add(&b->delay,
 		               pcl_delay_us(&c->clock, h.media_time, c->frame_samples, arrival));
 	}
+}
+
+/*
+ * One binary message: a bundle's packets one by one, all with the bundle's
+ * arrival time. Anything else, a malformed bundle included, goes whole to
+ * on_audio, which refuses what is not a packet: one bad message, one bad_audio.
+ */
+static void on_binary(struct bench *b, struct conn *c, const unsigned char *p, size_t len,
+                      int64_t arrival)
+{
+	const unsigned char *pkt;
+	size_t off = 0, pkt_len;
+
+	if (puente_bundle_check(p, len) < 0) {
+		on_audio(b, c, p, len, arrival);
+		return;
+	}
+	while (puente_bundle_next(p, len, &off, &pkt, &pkt_len) == 1)
+		on_audio(b, c, pkt, pkt_len, arrival);
 }
 
 /* One complete frame. Returns false when the connection ended. */
@@ -432,7 +460,7 @@ static bool on_frame(struct bench *b, struct conn *c, const struct bench_ws_fram
 	if ((f->op == BENCH_WS_CONT ? c->frag_op : f->op) == BENCH_WS_TEXT)
 		on_text(b, c, p, len);
 	else
-		on_audio(b, c, p, len, arrival);
+		on_binary(b, c, p, len, arrival);
 	if (f->op == BENCH_WS_CONT && c->state != C_DONE) {
 		free(c->frag);
 		c->frag = NULL;
@@ -758,7 +786,7 @@ static int append_csv(const char *path, const struct field *f, int n)
 #define SYNOPSIS                                                                                   \
 	"Usage: " PROG " [--url ws://127.0.0.1:PORT/ws] --listeners N --seconds S\n"               \
 	"                    [--channel C[,C...]] [--join-rate R] [--warmup S] [--token T]\n"      \
-	"                    [--pid PID] [--csv FILE] [--help] [--version]\n"                      \
+	"                    [--bundle N|auto] [--pid PID] [--csv FILE] [--help] [--version]\n"    \
 	"       " PROG " --http http://127.0.0.1:PORT/MOUNT --listeners N --seconds S\n"           \
 	"                    [--join-rate R] [--warmup S] [--expect-bps B] [--pid PID]\n"
 
@@ -791,6 +819,13 @@ static void usage(FILE *f)
 	    "  --token T        connect with ?t=T; one token admits one connection, so\n"
 	    "                   more than one listener needs a relay started with\n"
 	    "                   --anonymous-listeners yes (and no token)\n"
+	    "  --bundle N|auto  each listener says core.hello with \"bundle\": N (1, 2 or 3\n"
+	    "                   20 ms packets per message; 1: never bundled) or \"auto\"\n"
+	    "                   (the relay bundles above its bundle_above listeners)\n"
+	    "                   before subscribing; default: no core.hello, which the\n"
+	    "                   relay takes as auto. Every packet of a bundle is counted\n"
+	    "                   and its delay measured on its own; a malformed bundle\n"
+	    "                   counts once in bad_audio\n"
 	    "  --pid PID        the relay's process for CPU and RSS (default: the process\n"
 	    "                   listening on the URL's port, found through /proc/net/tcp\n"
 	    "                   and /proc/*/fd)\n"
@@ -881,6 +916,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_PID,
 		OPT_HTTP,
 		OPT_EXPECT_BPS,
+		OPT_BUNDLE,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
@@ -895,6 +931,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"pid", required_argument, NULL, OPT_PID},
 	    {"http", required_argument, NULL, OPT_HTTP},
 	    {"expect-bps", required_argument, NULL, OPT_EXPECT_BPS},
+	    {"bundle", required_argument, NULL, OPT_BUNDLE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {0},
@@ -902,7 +939,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c, status;
 	double v;
 
-	*o = (struct options){.url = PCL_DEFAULT_URL, .warmup = 2.0, .n_channels = 1};
+	*o = (struct options){
+	    .url = PCL_DEFAULT_URL, .warmup = 2.0, .n_channels = 1, .bundle = PCL_BUNDLE_UNSET};
 	strcpy(o->channels[0], "floor");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
@@ -959,6 +997,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (!parse_number(optarg, 1, 1e9, &o->expect_bps))
 				return bad_usage("bad --expect-bps '%s': bytes per second", optarg);
 			break;
+		case OPT_BUNDLE:
+			if (!pcl_parse_bundle(optarg, &o->bundle))
+				return bad_usage("bad --bundle '%s': packets per message, 1 to %d, "
+				                 "or auto",
+				                 optarg, PUENTE_MAX_BUNDLE);
+			break;
 		default:
 			return pcl_common_option(c, c == OPT_VERSION || c == 'V', argv, SYNOPSIS,
 			                         usage, PUENTE_VERSION);
@@ -968,8 +1012,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!o->listeners || !o->seconds)
 		return bad_usage("--listeners and --seconds are required");
-	if (o->http && (o->token || o->csv))
-		return bad_usage("--http takes neither --token nor --csv");
+	if (o->http && (o->token || o->csv || o->bundle != PCL_BUNDLE_UNSET))
+		return bad_usage("--http takes neither --token, --csv nor --bundle");
 	return o->http ? -1 : check_url(o);
 }
 
@@ -1045,6 +1089,16 @@ int main(int argc, char **argv)
 	b.v6 = !strcmp(b.opt.u.host, "::1");
 	if (build_request(&b) < 0)
 		return bad_usage("bad --url '%s': the path is too long", b.opt.url);
+	if (b.opt.bundle != PCL_BUNDLE_UNSET) {
+		json_t *hello = pcl_listener_hello(AGENT, b.opt.bundle);
+
+		b.hello = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+		json_decref(hello);
+		if (!b.hello) {
+			pcl_warn("cannot start: out of memory");
+			return 1;
+		}
+	}
 	if (raise_fd_limit(b.opt.listeners) < 0)
 		return 2;
 	cap = b.v6 ? RELAY_CONN_CAP : SRC_ADDRS * RELAY_CONN_CAP;
@@ -1094,6 +1148,7 @@ int main(int argc, char **argv)
 			status = 1;
 	bench_hist_fini(&b.delay);
 	bench_hist_fini(&b.join);
+	free(b.hello);
 	free(b.c);
 	close(b.ep);
 	return status;

@@ -47,6 +47,7 @@ struct options {
 	const char *device;   /* NULL: default output */
 	const char *captions; /* caption language, NULL: none */
 	double seconds;       /* 0: until a signal */
+	int bundle;           /* --bundle; PCL_BUNDLE_UNSET: not given */
 	bool play;
 	bool quiet;
 };
@@ -340,8 +341,7 @@ static void on_welcome(struct listen *l, const json_t *msg)
 		pcl_str_field(ch, "name", l->channels[l->n_channels], NAME_LEN);
 		l->n_channels++;
 	}
-	if (send_msg(l, json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "listener",
-	                          "agent", AGENT)) < 0)
+	if (send_msg(l, pcl_listener_hello(AGENT, l->opt.bundle)) < 0)
 		return;
 	if (send_msg(l, json_pack("{s:s, s:s}", "type", "core.subscribe", "channel",
 	                          l->opt.channel)) < 0)
@@ -456,7 +456,8 @@ static void on_closed(void *user, int code, const char *reason)
 #define SYNOPSIS                                                                                   \
 	"Usage: " PROG " [--url URL|LINK] [--token TOKEN | --token-file FILE]\n"                   \
 	"                     [--channel NAME] [--seconds N] [--wav FILE] [--play [DEVICE]]\n"     \
-	"                     [--captions LANG] [--quiet] [--help] [--version]\n"
+	"                     [--captions LANG] [--bundle N|auto] [--quiet] [--help]\n"            \
+	"                     [--version]\n"
 
 static void usage(FILE *f)
 {
@@ -491,6 +492,11 @@ static void usage(FILE *f)
 	      "                   caption cue, the recent ones first, as one line on\n"
 	      "                   standard output (see below); with neither --wav nor\n"
 	      "                   --play the channel is still followed, for its clock\n"
+	      "  --bundle N|auto  how many 20 ms packets the relay may send in one message:\n"
+	      "                   1 (never bundled, the lowest delay), 2 or 3, or auto\n"
+	      "                   (the relay bundles when it has many listeners); default:\n"
+	      "                   not asked, which the relay takes as auto. Either way\n"
+	      "                   every packet is decoded and counted on its own\n"
 	      "  --quiet          no progress messages: only errors, losses and the summary\n"
 	      "  --help           show this help and exit\n"
 	      "  --version        show the version and exit\n"
@@ -547,6 +553,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_WAV,
 		OPT_PLAY,
 		OPT_CAPTIONS,
+		OPT_BUNDLE,
 		OPT_QUIET,
 		OPT_VERSION
 	};
@@ -559,6 +566,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"wav", required_argument, NULL, OPT_WAV},
 	    {"play", optional_argument, NULL, OPT_PLAY},
 	    {"captions", required_argument, NULL, OPT_CAPTIONS},
+	    {"bundle", required_argument, NULL, OPT_BUNDLE},
 	    {"quiet", no_argument, NULL, OPT_QUIET},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -566,7 +574,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	*o = (struct options){.url = PCL_DEFAULT_URL, .channel = "floor"};
+	*o = (struct options){
+	    .url = PCL_DEFAULT_URL, .channel = "floor", .bundle = PCL_BUNDLE_UNSET};
 	opterr = 0;
 	/* '+': no argument permutation, so "--play DEVICE" can take the next word. */
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -607,6 +616,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 				                 "en or pt-BR (letters, digits and '-')",
 				                 optarg);
 			o->captions = optarg;
+			break;
+		case OPT_BUNDLE:
+			if (!pcl_parse_bundle(optarg, &o->bundle))
+				return bad_usage("bad --bundle '%s': packets per message, 1 to %d, "
+				                 "or auto",
+				                 optarg, PUENTE_MAX_BUNDLE);
 			break;
 		case OPT_QUIET:
 			o->quiet = true;

@@ -29,7 +29,7 @@ import { Link } from './lib/link.js';
 import { makeAnalyser, rmsOf, showLevel } from './lib/meter.js';
 import { HAVE_WEBCODECS, OpusStream, decoderSupported, loadPlayer } from './lib/stream.js';
 import { personalToken } from './lib/token.js';
-import { SAMPLE_RATE, parseHeader, parseWelcome } from './lib/wire.js';
+import { SAMPLE_RATE, packetsOf, parseHeader, parseWelcome } from './lib/wire.js';
 
 const LEVEL_EVERY_MS = 50;
 const AUTO = 'auto';
@@ -428,9 +428,11 @@ function openUnderneath() {
         stats.underneath.channel = ch ? ch.name : null;
       }
     },
-    onBinary: (buf) => {
-      const h = parseHeader(buf);
-      if (h && under.stream && h.channel === under.index) under.stream.push(h, buf);
+    onBinary: (msg) => {
+      for (const buf of packetsOf(msg)) {
+        const h = parseHeader(buf);
+        if (h && under.stream && h.channel === under.index) under.stream.push(h, buf);
+      }
     },
     onClose: () => {
       under.index = null;
@@ -902,7 +904,7 @@ function init() {
   conn.link = new Link({
     onOpen,
     onControl,
-    onBinary: onAudio,
+    onBinary: (msg) => packetsOf(msg).forEach((buf) => onAudio(buf)),
     onClose: onClosed,
   });
   access = new Access(conn.link, () => setState(stateNow()));

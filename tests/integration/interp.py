@@ -195,26 +195,10 @@ class Booths:
 class Probe(WsProbe):
     """rtlib's WsProbe (connects, subscribes, records every message with a
     monotonic time), with the channel byte kept in each audio record:
-    events of kind 'audio' carry (channel, flags, seq, media_time, payload).
-    WsProbe reads a whole frame's payload last before it records it; a
-    message that does not match that is recorded with channel None."""
+    events of kind 'audio' carry (channel, flags, seq, media_time, payload)."""
 
-    def __init__(self, port, channel="floor", path="/ws"):
-        self._last = b""
-        super().__init__(port, channel, path)
-
-    def _recv_exact(self, n):
-        out = super()._recv_exact(n)
-        self._last = out
-        return out
-
-    def _record(self, kind, data):
-        if kind == "audio":
-            flags, seq, mt, payload = data
-            last = self._last
-            ok = len(last) == 16 + len(payload) and last[16:] == payload
-            data = (last[2] if ok else None, flags, seq, mt, payload)
-        super()._record(kind, data)
+    def _audio(self, h):
+        return h
 
     def send_binary(self, payload):
         self._send(2, payload)

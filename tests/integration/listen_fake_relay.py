@@ -8,8 +8,14 @@
    the handshake in protocol order, the client closing with 1009, exit 0,
    exact packet/gap/discont counts, every loss named on stderr, and a WAV
    that stays on the room clock (gaps concealed, the long jump not).
-2. An unknown channel: exit 2, the room's channels listed, close 1000.
-3. Nobody listening on the port: exit 1, one clear line.
+2. Bundles (include/puente/protocol.h) with --bundle 2: core.hello says
+   "bundle": 2 (and without --bundle has no "bundle"); plain packets and
+   bundles of 1, 2 and 3 mixed, three malformed bundles and a bundle with
+   one bad item. Expects every packet counted and decoded in order (no gap,
+   the WAV exactly their length), each malformed bundle and the bad item
+   once in bad_audio; a bad --bundle value is bad usage (exit 2).
+3. An unknown channel: exit 2, the room's channels listed, close 1000.
+4. Nobody listening on the port: exit 1, one clear line.
 
 Usage: listen_fake_relay.py --listen PATH
 """
@@ -27,7 +33,8 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check  # noqa: E402
-from wsfake import OP_CLOSE, OP_CONT, OP_TEXT, FakeRelay, OpusEncoder, audio_frame  # noqa: E402
+from wsfake import (OP_CLOSE, OP_CONT, OP_TEXT, FakeRelay, OpusEncoder, audio_frame,  # noqa: E402
+                    bundle)
 
 FRAME = 960
 DISCONT = 0x01
@@ -58,8 +65,9 @@ def finish(proc, timeout=15):
     return proc.returncode, out, err
 
 
-def greet(fake, channel):
-    """Welcome; then hello and subscribe must follow, in that order."""
+def greet(fake, channel, bundle_size=None):
+    """Welcome; then hello (asking for bundle_size, or not at all) and
+    subscribe must follow, in that order."""
     req = fake.accept()
     check(req["path"] == "/ws", f"requested path {req['path']!r}")
     proto = req["headers"].get("sec-websocket-protocol")
@@ -67,7 +75,8 @@ def greet(fake, channel):
     fake.send_json(WELCOME)
     hello = fake.recv_json()
     check(hello.get("type") == "core.hello" and hello.get("role") == "listener"
-          and str(hello.get("agent", "")).startswith("puente-listen/"), f"hello was {hello}")
+          and str(hello.get("agent", "")).startswith("puente-listen/")
+          and hello.get("bundle") == bundle_size, f"hello was {hello}")
     sub = fake.recv_json()
     check(sub == {"type": "core.subscribe", "channel": channel}, f"subscribe was {sub}")
 
@@ -150,6 +159,56 @@ def scenario_hostile(listen, tmp):
     check(frames == 91 * FRAME, f"WAV holds {frames} samples, expected {91 * FRAME}")
 
 
+def scenario_bundles(listen, tmp):
+    out_wav = os.path.join(tmp, "bundles.wav")
+    fake = FakeRelay()
+    proc = start_listen(listen, fake.url(), tmp, "--wav", out_wav, "--bundle", "2")
+    n = 60
+    try:
+        greet(fake, "floor", 2)
+        fake.send_json({"type": "core.subscribed", "channel": "floor", "id": 0,
+                        "clock": {"media_time": 0, "unix_us": int(time.time() * 1e6)}})
+        pkts = tone_packets(n)
+        frames = [audio_frame(seq, seq * FRAME, pkts[seq], DISCONT if seq == 0 else 0)
+                  for seq in range(n)]
+        # Accepted, these would be gaps and a jump on the room clock.
+        stray = [audio_frame(5000 + k, 5000 * FRAME, pkts[0]) for k in range(2)]
+        bad = [bundle(stray, count=3), bundle(stray) + b"\x00", bundle(stray, reserved=1)]
+        seq, sizes = 0, [0, 2, 3, 1, 0, 3, 2]
+        for i in range(n):
+            size = sizes[i % len(sizes)]
+            group = frames[seq:seq + max(size, 1)]
+            fake.send_frame(2, bundle(group) if size else group[0])
+            seq += len(group)
+            if i % 4 == 1 and bad:
+                fake.send_frame(2, bad.pop())
+            if seq == n:
+                break
+        check(not bad, "every malformed bundle went out")
+        # One item with a bad Opus TOC (code 3, 0 frames): refused alone, its
+        # neighbour decoded; together longer than one packet may be.
+        fake.send_frame(2, bundle([audio_frame(n, n * FRAME, b"\x03" + bytes(1399)),
+                                   audio_frame(n, n * FRAME, pkts[0])]))
+        fake.send_frame(OP_CLOSE, (1000).to_bytes(2, "big"))
+    finally:
+        status, out, err = finish(proc)
+        fake.close()
+    print("bundles: " + out.strip())
+    check(status == 0, f"exit status {status}, expected 0")
+    s = harness.parse_summary(out)
+    got = {k: s[k] for k in ("packets", "gaps", "discont")}
+    want = {"packets": str(n + 1), "gaps": "0", "discont": "0"}
+    check(got == want, f"summary {got}, expected {want}")
+    check("bad_audio=4" in err, "stderr lacks bad_audio=4")
+    with wave.open(out_wav, "rb") as w:
+        frames = w.getnframes()
+    check(frames == (n + 1) * FRAME, f"WAV holds {frames} samples, expected {(n + 1) * FRAME}")
+    for bad in ("0", "4", "2x", "AUTO", ""):
+        r = harness.run([listen, "--bundle", bad, "--seconds", "1"], 10, cwd=tmp)
+        check(r.returncode == 2 and "bad --bundle" in r.stderr,
+              f"--bundle {bad!r}: exit {r.returncode}, {r.stderr!r}")
+
+
 def scenario_unknown_channel(listen, tmp):
     fake = FakeRelay()
     proc = start_listen(listen, fake.url(), tmp, "--channel", "klingon")
@@ -186,6 +245,7 @@ def scenario_refused(listen, tmp):
 def test(args):
     with harness.tempdir("puente-fake-") as tmp:
         scenario_hostile(args.listen, tmp)
+        scenario_bundles(args.listen, tmp)
         scenario_unknown_channel(args.listen, tmp)
         scenario_refused(args.listen, tmp)
 

@@ -3,7 +3,8 @@
 FakeRelay accepts one WebSocket connection at a time on 127.0.0.1 (RFC 6455
 server side, written here so the test can send malformed and oversized
 messages on purpose) and lets a test script the conversation. OpusEncoder
-makes real Opus packets through libopus with ctypes. Every wait is bounded.
+makes real Opus packets through libopus with ctypes; audio_frame and bundle
+(tests/lib/wire.py) build binary messages. Every wait is bounded.
 """
 
 import base64
@@ -15,7 +16,8 @@ import socket
 import struct
 import time
 
-from harness import check
+from harness import check  # harness also puts tests/lib on the path, for wire
+from wire import bundle, packet as audio_frame  # noqa: F401  (for the scripts)
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -122,11 +124,6 @@ class FakeRelay:
             if op == OP_CLOSE:
                 check(len(data) >= 2, "close frame without a code")
                 return struct.unpack("!H", data[:2])[0], data[2:].decode("utf-8", "replace")
-
-
-def audio_frame(seq, media_time, payload, flags=0, channel=0, version=1, kind=1):
-    """A binary message as protocol.h lays it out."""
-    return struct.pack("!BBBBIQ", version, kind, channel, flags, seq, media_time) + payload
 
 
 class OpusEncoder:

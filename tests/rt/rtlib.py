@@ -31,6 +31,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import invitations  # noqa: E402
+import wire  # noqa: E402
 
 # PUENTE_JACK_RATE runs the server at another rate, so the relay must resample.
 JACK_RATE = int(os.environ.get("PUENTE_JACK_RATE", "48000"))
@@ -401,7 +402,10 @@ class WsProbe:
     every message.
 
     events: list of (t_mono, kind, data): kind 'json' -> dict;
-    'audio' -> (flags, seq, media_time, payload); 'close' -> (code, reason).
+    'audio' -> (flags, seq, media_time, payload), one per packet, a bundle's
+    one by one with the bundle's time; 'bad_audio' -> the bytes of what is
+    not a packet (a malformed packet or bundle, a bad item of a bundle);
+    'close' -> (code, reason).
     """
 
     def __init__(self, port, channel="floor", path="/ws"):
@@ -471,14 +475,22 @@ class WsProbe:
                     continue
                 if msg_op == 1:
                     self._record("json", json.loads(msg.decode()))
-                else:
-                    flags = msg[3]
-                    seq, mt = struct.unpack(">IQ", msg[4:16])
-                    self._record("audio", (flags, seq, mt, bytes(msg[16:])))
+                    continue
+                for pkt in wire.packets_of(msg):
+                    h = wire.parse_header(pkt)
+                    if h:
+                        self._record("audio", self._audio(h))
+                    else:
+                        self._record("bad_audio", bytes(pkt))
         except (EOFError, OSError, ValueError):
             pass
         finally:
             self.closed.set()
+
+    def _audio(self, h):
+        """The record of one packet from wire.parse_header."""
+        _, flags, seq, mt, payload = h
+        return flags, seq, mt, payload
 
     def snapshot(self):
         with self.lock:

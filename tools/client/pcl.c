@@ -67,7 +67,9 @@ struct pcl_client {
 };
 
 /* Large enough for either message kind, plus a NUL for the JSON parser. */
-#define PCL_RX_CAP (PUENTE_MAX_MESSAGE > PUENTE_MAX_FRAME ? PUENTE_MAX_MESSAGE : PUENTE_MAX_FRAME)
+#define PCL_RX_CAP                                                                                 \
+	(PUENTE_MAX_MESSAGE > PUENTE_MAX_BUNDLE_MESSAGE ? PUENTE_MAX_MESSAGE                       \
+	                                                : PUENTE_MAX_BUNDLE_MESSAGE)
 
 int64_t pcl_now_unix_us(void)
 {
@@ -188,15 +190,16 @@ static void pcl_deliver_text(struct pcl_client *c)
 	json_decref(msg);
 }
 
-static void pcl_deliver_audio(struct pcl_client *c, int64_t arrival_us)
+static void pcl_deliver_audio(struct pcl_client *c, const unsigned char *msg, size_t len,
+                              int64_t arrival_us)
 {
 	struct pcl_audio a = {.arrival_us = arrival_us};
 	int samples;
 
-	if (puente_header_parse(c->rx, c->rx_len, &a.hdr) < 0)
+	if (puente_header_parse(msg, len, &a.hdr) < 0)
 		goto bad;
-	a.payload = c->rx + PUENTE_HEADER_LEN;
-	a.len = c->rx_len - PUENTE_HEADER_LEN;
+	a.payload = msg + PUENTE_HEADER_LEN;
+	a.len = len - PUENTE_HEADER_LEN;
 	if (a.len < 1 || a.len > PUENTE_MAX_OPUS)
 		goto bad;
 	samples = opus_packet_get_nb_samples(a.payload, (opus_int32)a.len, PUENTE_SAMPLE_RATE);
@@ -209,6 +212,24 @@ static void pcl_deliver_audio(struct pcl_client *c, int64_t arrival_us)
 	return;
 bad:
 	c->counters.bad_audio++;
+}
+
+/*
+ * A bundle's packets one by one, all with the bundle's arrival time. Anything
+ * else, a malformed bundle included, goes whole to the packet path, which
+ * refuses what is not a packet: one bad message, one bad_audio.
+ */
+static void pcl_deliver_binary(struct pcl_client *c, int64_t arrival_us)
+{
+	const unsigned char *pkt;
+	size_t off = 0, len;
+
+	if (puente_bundle_check(c->rx, c->rx_len) < 0) {
+		pcl_deliver_audio(c, c->rx, c->rx_len, arrival_us);
+		return;
+	}
+	while (puente_bundle_next(c->rx, c->rx_len, &off, &pkt, &len) == 1)
+		pcl_deliver_audio(c, pkt, len, arrival_us);
 }
 
 /* Why the connection never opened, as one line that says what to do. */
@@ -247,7 +268,7 @@ static int pcl_receive(struct pcl_client *c, struct lws *wsi, const void *in, si
 
 	if (c->rx_len == 0)
 		c->rx_binary = lws_frame_is_binary(wsi);
-	cap = c->rx_binary ? PUENTE_MAX_FRAME : c->text_max;
+	cap = c->rx_binary ? PUENTE_MAX_BUNDLE_MESSAGE : c->text_max;
 	if (c->rx_len > cap || len > cap - c->rx_len) {
 		static const char why[] = "message too big";
 
@@ -262,7 +283,7 @@ static int pcl_receive(struct pcl_client *c, struct lws *wsi, const void *in, si
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	if (c->rx_binary)
-		pcl_deliver_audio(c, pcl_now_unix_us());
+		pcl_deliver_binary(c, pcl_now_unix_us());
 	else
 		pcl_deliver_text(c);
 	c->rx_len = 0;

@@ -127,7 +127,7 @@ int pcl_target_resolve(struct pcl_target *out, const char *url, const char *toke
  */
 const char *pcl_refusal_text(int status, char *buf, size_t cap);
 
-/* One audio message, validated; everything borrowed for the callback only. */
+/* One audio packet, validated; everything borrowed for the callback only. */
 struct pcl_audio {
 	struct puente_header hdr;
 	const unsigned char *payload; /* one Opus packet */
@@ -142,7 +142,7 @@ struct pcl_callbacks {
 	void (*open)(void *user);
 	/* A JSON object with a string "type" (== type); both borrowed. */
 	void (*json)(void *user, const char *type, json_t *msg);
-	/* One valid audio message. */
+	/* One valid audio packet; a bundle's packets come one call each, in order. */
 	void (*audio)(void *user, const struct pcl_audio *a);
 	/*
 	 * The connection is over; called once. code: the close code the peer
@@ -158,9 +158,9 @@ struct pcl_callbacks {
 /* What the client delivered, sent, dropped or refused; never reset. */
 struct pcl_counters {
 	uint64_t rx_text;   /* JSON messages delivered */
-	uint64_t rx_audio;  /* audio messages delivered */
+	uint64_t rx_audio;  /* audio packets delivered (each of a bundle's counts) */
 	uint64_t bad_json;  /* text that was not a JSON object with a string type */
-	uint64_t bad_audio; /* binary with a bad header, size or Opus TOC */
+	uint64_t bad_audio; /* packets with a bad header, size or Opus TOC; malformed bundles */
 	uint64_t tx_sent;   /* messages written to the socket */
 	uint64_t tx_audio;  /* of which audio (binary) messages */
 };

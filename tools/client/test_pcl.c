@@ -3,7 +3,8 @@
  * sanitising, the room clock, listener accounting and the SPSC ring (with a
  * two-thread counting run, meant for the sanitizer builds too), the
  * bounds of a client's text limit, and personal links: tokens from options,
- * files, links and the environment, and an upgrade refused by a real socket.
+ * files, links and the environment, and an upgrade refused by a real socket;
+ * the listening tools' --bundle and the core.hello it makes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "pcl.h"
+#include "toolkit.h"
 
 static void test_url_defaults(void **state)
 {
@@ -501,6 +503,43 @@ static void test_refused_upgrade(void **state)
 	assert_non_null(strstr(r.request, "GET /ws?t=" TOKEN " HTTP/1.1\r\n"));
 }
 
+static void test_bundle_option(void **state)
+{
+	static const char *const bad[] = {"0",  "4", "9",    "10",   "01",    "+1", " 1",
+	                                  "1 ", "",  "AUTO", "Auto", "auto ", "2x", "-1"};
+	int b = 42;
+	json_t *m;
+
+	(void)state;
+	assert_true(pcl_parse_bundle("auto", &b));
+	assert_int_equal(b, PCL_BUNDLE_AUTO);
+	for (int n = 1; n <= PUENTE_MAX_BUNDLE; n++) {
+		char arg[2] = {(char)('0' + n), '\0'};
+
+		assert_true(pcl_parse_bundle(arg, &b));
+		assert_int_equal(b, n);
+	}
+	b = 42;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(pcl_parse_bundle(bad[i], &b));
+	assert_int_equal(b, 42);
+
+	/* Not asked: no field, which the relay takes as "auto". */
+	m = pcl_listener_hello("agent/1", PCL_BUNDLE_UNSET);
+	assert_string_equal(json_string_value(json_object_get(m, "type")), "core.hello");
+	assert_string_equal(json_string_value(json_object_get(m, "role")), "listener");
+	assert_string_equal(json_string_value(json_object_get(m, "agent")), "agent/1");
+	assert_null(json_object_get(m, "bundle"));
+	json_decref(m);
+	m = pcl_listener_hello("a", PCL_BUNDLE_AUTO);
+	assert_string_equal(json_string_value(json_object_get(m, "bundle")), "auto");
+	json_decref(m);
+	m = pcl_listener_hello("a", 3);
+	assert_int_equal(json_integer_value(json_object_get(m, "bundle")), 3);
+	assert_int_equal(json_object_size(m), 4);
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +558,7 @@ int main(void)
 	    cmocka_unit_test(test_target_resolve),
 	    cmocka_unit_test(test_refusal_text),
 	    cmocka_unit_test(test_refused_upgrade),
+	    cmocka_unit_test(test_bundle_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,34 @@ bool pcl_parse_seconds(const char *arg, double max, double *seconds)
 	return !(errno || end == arg || *end || !(*seconds > 0) || *seconds > max);
 }
 
+bool pcl_parse_bundle(const char *arg, int *bundle)
+{
+	if (!strcmp(arg, "auto")) {
+		*bundle = PCL_BUNDLE_AUTO;
+		return true;
+	}
+	/* One digit: "01", "+1" or " 1" would be odd ways to ask. */
+	if (arg[0] < '1' || arg[0] > '0' + PUENTE_MAX_BUNDLE || arg[1])
+		return false;
+	*bundle = arg[0] - '0';
+	return true;
+}
+
+json_t *pcl_listener_hello(const char *agent, int bundle)
+{
+	json_t *m =
+	    json_pack("{s:s, s:s, s:s}", "type", "core.hello", "role", "listener", "agent", agent);
+
+	if (m && bundle != PCL_BUNDLE_UNSET &&
+	    json_object_set_new(m, "bundle",
+	                        bundle == PCL_BUNDLE_AUTO ? json_string("auto")
+	                                                  : json_integer(bundle)) < 0) {
+		json_decref(m);
+		return NULL;
+	}
+	return m;
+}
+
 const char *pcl_optional_value(int argc, char **argv)
 {
 	if (optarg)

@@ -59,6 +59,18 @@ bool pcl_parse_seconds(const char *arg, double max, double *seconds);
  * '-' (optind steps past it); NULL for none.
  */
 const char *pcl_optional_value(int argc, char **argv);
+/*
+ * --bundle N|auto of the listening tools: core.hello's "bundle", the packets
+ * the relay may put in one binary message (1..PUENTE_MAX_BUNDLE; 1 never
+ * bundles) or "auto", its choice. PCL_BUNDLE_UNSET leaves the field out,
+ * which the relay takes as "auto" too.
+ */
+#define PCL_BUNDLE_UNSET (-1)
+#define PCL_BUNDLE_AUTO  0
+/* "auto" or a whole number 1..PUENTE_MAX_BUNDLE into *bundle; false for anything else. */
+bool pcl_parse_bundle(const char *arg, int *bundle);
+/* core.hello as a listener with agent, and "bundle" unless PCL_BUNDLE_UNSET. NULL: no memory. */
+json_t *pcl_listener_hello(const char *agent, int bundle);
 /* A channel or booth name: 1 to len - 1 characters, no spaces or control characters. */
 bool pcl_valid_name(const char *name, size_t len);
 

@@ -1,6 +1,7 @@
-// The wire protocol as the browser pages speak it: constants and the 16-byte
-// binary header of include/puente/protocol.h, the WebSocket address, and a
-// defensive reading of core.welcome. README "Wire protocol" is the contract.
+// The wire protocol as the browser pages speak it: constants, the 16-byte
+// binary header and the bundles of include/puente/protocol.h, the WebSocket
+// address, and a defensive reading of core.welcome. README "Wire protocol"
+// is the contract.
 
 import { personalToken } from './token.js';
 
@@ -8,10 +9,15 @@ export const SUBPROTOCOL = 'puente.v1';
 export const HEADER_LEN = 16;
 export const PROTO_VERSION = 1;
 export const KIND_OPUS = 1;
+export const KIND_BUNDLE = 2;
 export const FLAG_DISCONT = 0x01;
 export const FLAG_SILENCE = 0x02;
 export const SAMPLE_RATE = 48000;
 export const MAX_OPUS = 1500;
+export const MAX_BUNDLE = 3;
+const MAX_FRAME = HEADER_LEN + MAX_OPUS;
+const BUNDLE_PREFIX = 4;
+const BUNDLE_ITEM = 2;
 
 // ws: or wss: on the page's own host, path /ws, with the personal link's
 // token as ?t= when the page was opened with one.
@@ -35,6 +41,36 @@ export function parseHeader(buf) {
     // Exact up to 2^53 samples (about 6000 years at 48 kHz).
     mediaTime: v.getUint32(8) * 2 ** 32 + v.getUint32(12),
   };
+}
+
+// The packets of a binary message, each an ArrayBuffer for parseHeader: a
+// bundle's one by one, in order; anything else, a malformed bundle included,
+// as it is, so that parseHeader refuses what is not a packet just as it
+// refuses a bad packet. The relay may bundle at any time, so every page
+// that takes audio passes each binary message through here.
+export function packetsOf(buf) {
+  return bundleItems(buf) || [buf];
+}
+
+// protocol.h's puente_bundle_check, walking as puente_bundle_next does: the
+// items of a well-formed bundle, or null.
+function bundleItems(buf) {
+  const n = buf.byteLength;
+  if (n < BUNDLE_PREFIX) return null;
+  const v = new DataView(buf);
+  const count = v.getUint8(2);
+  if (v.getUint8(0) !== PROTO_VERSION || v.getUint8(1) !== KIND_BUNDLE) return null;
+  if (count < 1 || count > MAX_BUNDLE || v.getUint8(3) !== 0) return null;
+  const items = [];
+  let off = BUNDLE_PREFIX;
+  while (off < n && items.length < count) {
+    if (n - off < BUNDLE_ITEM) return null;
+    const len = v.getUint16(off);
+    if (len < HEADER_LEN || len > MAX_FRAME || n - off - BUNDLE_ITEM < len) return null;
+    items.push(buf.slice(off + BUNDLE_ITEM, off + BUNDLE_ITEM + len));
+    off += BUNDLE_ITEM + len;
+  }
+  return off === n && items.length === count ? items : null;
 }
 
 // One binary message: header + payload (a Uint8Array of 1..MAX_OPUS bytes).

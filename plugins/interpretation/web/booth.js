@@ -19,7 +19,7 @@ import { Access } from '/lib/access.js';
 import { Link } from '/lib/link.js';
 import { makeAnalyser, rmsOf, showLevel } from '/lib/meter.js';
 import { HAVE_WEBCODECS, OpusStream, loadPlayer } from '/lib/stream.js';
-import { FLAG_DISCONT, MAX_OPUS, SAMPLE_RATE, packFrame, parseHeader, parseWelcome } from '/lib/wire.js';
+import { FLAG_DISCONT, MAX_OPUS, SAMPLE_RATE, packFrame, packetsOf, parseHeader, parseWelcome } from '/lib/wire.js';
 import { BOOTH_STRINGS } from './strings.js';
 
 const FRAME_US = 20000;
@@ -948,7 +948,8 @@ function init() {
   // A held key's keyup never comes when the window loses focus.
   window.addEventListener('blur', () => cough(false));
   if (!HAVE_WEBCODECS) showAlert('err_no_codec', {});
-  conn.link = new Link({ onOpen, onControl, onBinary: onAudio, onClose: onClosed });
+  const onBinary = (msg) => packetsOf(msg).forEach((buf) => onAudio(buf));
+  conn.link = new Link({ onOpen, onControl, onBinary, onClose: onClosed });
   access = new Access(conn.link, (blocked) => setState(blocked ? 'closed' : 'connecting'));
   window.addEventListener('online', () => conn.link.retryNow());
   renderLanguage();
