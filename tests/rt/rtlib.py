@@ -410,6 +410,7 @@ class WsProbe:
 
     def __init__(self, port, channel="floor", path="/ws"):
         self.events = []
+        self.binary_messages = 0  # packets / binary_messages: the bundling
         self.lock = threading.Lock()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         status, _, self.buf = ws_handshake(self.sock, port, path)
@@ -476,6 +477,8 @@ class WsProbe:
                 if msg_op == 1:
                     self._record("json", json.loads(msg.decode()))
                     continue
+                with self.lock:
+                    self.binary_messages += 1
                 for pkt in wire.packets_of(msg):
                     h = wire.parse_header(pkt)
                     if h:
