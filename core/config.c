@@ -34,6 +34,7 @@ static const char default_ini[] = "[core]\n"
                                   "stall_timeout = 15\n"
                                   "send_lowat = 16384\n"
                                   "ring_slots = 64\n"
+                                  "event_loop = libev\n"
                                   "bundle_above = 1500\n"
                                   "bundle_auto = 3\n"
                                   "log_level = info\n"
@@ -184,6 +185,12 @@ int puente__config_set_core(struct puente__config *c, const char *k, const char 
 		return parse_int(v, 2048, 1 << 24, &c->send_lowat);
 	if (!strcmp(k, "ring_slots"))
 		return parse_int(v, 8, 4096, &c->ring_slots);
+	if (!strcmp(k, "event_loop")) {
+		if (strcmp(v, "poll") && strcmp(v, "libev"))
+			return -1;
+		c->libev = !strcmp(v, "libev");
+		return 0;
+	}
 	if (!strcmp(k, "bundle_above"))
 		return parse_int(v, 0, 1000000, &c->bundle_above);
 	if (!strcmp(k, "bundle_auto"))

@@ -48,6 +48,7 @@ struct puente__config {
 	int stall_timeout_s; /* a subscribed client that accepts nothing this long is dropped */
 	int send_lowat;      /* bytes of unsent audio the kernel may hold per client */
 	int ring_slots;
+	bool libev;       /* event_loop = libev (default): lws on libev's epoll, not its poll() */
 	int bundle_above; /* listeners beyond which "auto" ones get bundles */
 	int bundle_auto;  /* packets per bundle then */
 	int log_level;

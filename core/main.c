@@ -45,6 +45,7 @@ enum {
 	OPT_ATTENDANCE,
 	OPT_BUNDLE_ABOVE,
 	OPT_BUNDLE_AUTO,
+	OPT_EVENT_LOOP,
 };
 
 static const struct option options[] = {
@@ -77,6 +78,7 @@ static const struct option options[] = {
     {"attendance", required_argument, NULL, OPT_ATTENDANCE},
     {"bundle-above", required_argument, NULL, OPT_BUNDLE_ABOVE},
     {"bundle-auto", required_argument, NULL, OPT_BUNDLE_AUTO},
+    {"event-loop", required_argument, NULL, OPT_EVENT_LOOP},
     {0},
 };
 
@@ -103,6 +105,8 @@ static void usage(FILE *out)
 	    "      --bundle-above N      beyond N listeners, send those who leave it to the\n"
 	    "                            relay bundles of several packets (default 1500)\n"
 	    "      --bundle-auto 1..3    packets per bundle then (default 3; 1: never)\n"
+	    "      --event-loop libev|poll  how the network thread waits: libev's epoll\n"
+	    "                            (default) or lws' own poll() over every socket\n"
 	    "      --output DEVICE       also play a channel on this output device\n"
 	    "      --output-channel NAME channel to play there (default floor)\n"
 	    "      --web-root DIR        folder of the web pages\n"

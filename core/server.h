@@ -21,6 +21,7 @@
 #include "room.h"
 
 struct puente__session;
+struct ev_loop;
 struct puente__plugins;
 
 /* A control message queued by a thread other than the service thread. */
@@ -37,6 +38,8 @@ struct puente__server {
 	struct puente__room *room;
 	const struct puente__config *cfg;
 	struct lws_context *ctx;
+	struct ev_loop *ev; /* event_loop = libev: ours, run here, lws' watchers on it */
+	void *foreign_loops[1];
 	struct lws_vhost *vhost;
 	struct puente__session *sessions; /* {service thread} */
 	size_t n_sessions;

@@ -41,6 +41,9 @@ static void test_embedded_default(void **state)
 	assert_string_equal(c.channels[1].lang, "es");
 	assert_string_equal(c.channels[2].name, "en");
 	assert_int_equal(c.source, PUENTE_SOURCE_AUTO);
+	assert_true(c.libev);
+	assert_int_equal(c.bundle_above, 1500);
+	assert_int_equal(c.bundle_auto, 3);
 	assert_int_equal(puente__config_validate(&c), 0);
 	puente__config_fini(&c);
 }
@@ -49,6 +52,7 @@ static void test_file_overrides_and_replaces_channels(void **state)
 {
 	struct puente__config c;
 	char *path = write_tmp("[core]\nport = 9000\nframe_ms = 10\ntone = yes\n"
+	                       "event_loop = poll\nbundle_above = 0\nbundle_auto = 2\n"
 	                       "[channel.floor]\nlabel = Sala\n"
 	                       "[channel.pt]\nlabel = Português\nlang = pt\n"
 	                       "[plugin.captions]\nhistory = 20\n");
@@ -59,6 +63,9 @@ static void test_file_overrides_and_replaces_channels(void **state)
 	assert_int_equal(c.port, 9000);
 	assert_int_equal(c.frame_ms, 10);
 	assert_int_equal(c.source, PUENTE_SOURCE_TONE);
+	assert_false(c.libev);
+	assert_int_equal(c.bundle_above, 0);
+	assert_int_equal(c.bundle_auto, 2);
 	assert_int_equal(c.n_channels, 2);
 	assert_string_equal(c.channels[0].label, "Sala");
 	assert_string_equal(c.channels[1].name, "pt");
@@ -92,6 +99,17 @@ static void test_bad_values_are_errors(void **state)
 	assert_int_equal(puente__config_load_file(&c, path), -EINVAL);
 	unlink(path);
 	puente__config_fini(&c);
+
+	static const char *const bad[] = {"[core]\nevent_loop = select\n",
+	                                  "[core]\nbundle_auto = 4\n", "[core]\nbundle_auto = 0\n",
+	                                  "[core]\nbundle_above = -1\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		puente__config_defaults(&c);
+		path = write_tmp(bad[i]);
+		assert_int_equal(puente__config_load_file(&c, path), -EINVAL);
+		unlink(path);
+		puente__config_fini(&c);
+	}
 
 	puente__config_defaults(&c);
 	assert_int_equal(puente__config_load_file(&c, "/nonexistent/puente.ini"), -ENOENT);
