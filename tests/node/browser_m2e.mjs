@@ -6,7 +6,8 @@
 // One exception: a click the page's jitter buffer threw away to bound its
 // delay (it does so on a starved machine) was never played, so it cannot
 // be heard; it is reported, and at least 3 of the 5 must still be heard.
-// How long the delay is belongs to README-m2e.md, never to a test.
+// How long the delay is belongs to the README ("Browser mouth-to-ear
+// delay"), never to a test.
 
 import path from 'node:path';
 

@@ -2,8 +2,8 @@
 // Browser mouth-to-ear delay: clicks played into the relay's capture port
 // (a private JACK server with the dummy driver, the relay capturing it
 // through PortAudio as it would a sound card) against the instants the
-// listener page in headless Chromium plays them. README-m2e.md explains the
-// clock and what the figure includes.
+// listener page in headless Chromium plays them. The README ("Browser
+// mouth-to-ear delay") explains the clock and what the figure includes.
 //
 //   tools/bench/mouth-to-ear.mjs [--frame-ms 10|20] [--clicks N] ...
 //
