@@ -135,14 +135,6 @@ struct bench {
 	unsigned char scratch[SCRATCH_CAP];
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int64_t wall_us(void)
 {
 	struct timespec ts;
@@ -239,7 +231,7 @@ static void conn_start(struct bench *b, struct conn *c, int i)
 
 	c->src = (uint16_t)(b->v6 ? 0 : i % SRC_ADDRS);
 	c->chan = (uint16_t)(i % b->opt.n_channels);
-	c->start_us = mono_us();
+	c->start_us = pcl_mono_us();
 	c->state = C_CONNECTING;
 	b->pending[c->src]++;
 	c->fd = socket(b->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -362,7 +354,7 @@ static void on_audio(struct bench *b, struct conn *c, const unsigned char *p, si
 	if (!c->joined) {
 		c->joined = true;
 		b->joined++;
-		bench_hist_add(&b->join, mono_us() - c->start_us);
+		bench_hist_add(&b->join, pcl_mono_us() - c->start_us);
 	}
 	/* Continuity is followed all along so that the window's first packet is judged too. */
 	if (c->have_seq && b->measuring) {
@@ -581,7 +573,7 @@ static void on_event(struct bench *b, struct conn *c, uint32_t events)
 static int64_t join_due(const struct bench *b, int64_t start)
 {
 	return b->opt.join_rate > 0
-	           ? (int64_t)(b->opt.join_rate * (double)(mono_us() - start) / 1e6) + 1
+	           ? (int64_t)(b->opt.join_rate * (double)(pcl_mono_us() - start) / 1e6) + 1
 	           : b->opt.listeners;
 }
 
@@ -627,13 +619,13 @@ static void sample_rss(const struct bench *b, struct window *w)
 
 static void run(struct bench *b, struct window *w)
 {
-	int64_t join_start = mono_us(), deadline, t0, end, next_rss;
+	int64_t join_start = pcl_mono_us(), deadline, t0, end, next_rss;
 	int n = b->opt.listeners;
 
 	deadline = join_start + (int64_t)(b->opt.join_rate > 0 ? n / b->opt.join_rate * 1e6 : 0) +
 	           JOIN_GRACE_S * 1000000LL;
 	pcl_note(false, "joining %d listener%s on %s", n, n == 1 ? "" : "s", b->opt.url);
-	while (!pcl_stop && b->joined + b->failed + b->dropped < n && mono_us() < deadline) {
+	while (!pcl_stop && b->joined + b->failed + b->dropped < n && pcl_mono_us() < deadline) {
 		start_more(b, join_start);
 		turn(b, b->started < n ? 1 : TURN_MS);
 	}
@@ -642,30 +634,30 @@ static void run(struct bench *b, struct window *w)
 		         b->first_error[0] ? ": " : "", b->first_error);
 	else
 		pcl_note(false, "all %d joined in %.1f s; warm-up %.1f s, then measuring %.1f s", n,
-		         (double)(mono_us() - join_start) / 1e6, b->opt.warmup, b->opt.seconds);
+		         (double)(pcl_mono_us() - join_start) / 1e6, b->opt.warmup, b->opt.seconds);
 	w->ticks0 = w->ticks1 = w->rss_kb = -1;
 	if (!b->joined)
 		return; /* nothing to measure */
-	t0 = mono_us() + (int64_t)(b->opt.warmup * 1e6);
-	while (!pcl_stop && mono_us() < t0)
+	t0 = pcl_mono_us() + (int64_t)(b->opt.warmup * 1e6);
+	while (!pcl_stop && pcl_mono_us() < t0)
 		turn(b, TURN_MS);
 
 	b->measuring = true;
 	w->ticks0 = b->opt.pid ? bench_cpu_ticks(b->opt.pid) : -1;
 	sample_rss(b, w);
-	t0 = mono_us();
+	t0 = pcl_mono_us();
 	end = t0 + (int64_t)(b->opt.seconds * 1e6);
 	next_rss = t0 + 1000000;
-	while (!pcl_stop && mono_us() < end) {
+	while (!pcl_stop && pcl_mono_us() < end) {
 		turn(b, TURN_MS);
-		if (mono_us() >= next_rss) {
+		if (pcl_mono_us() >= next_rss) {
 			sample_rss(b, w);
 			next_rss += 1000000;
 		}
 	}
 	w->ticks1 = b->opt.pid ? bench_cpu_ticks(b->opt.pid) : -1;
 	sample_rss(b, w);
-	w->seconds = (double)(mono_us() - t0) / 1e6;
+	w->seconds = (double)(pcl_mono_us() - t0) / 1e6;
 	w->interrupted = pcl_stop;
 	b->measuring = false;
 }

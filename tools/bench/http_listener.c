@@ -64,14 +64,6 @@ struct hbench {
 	unsigned char buf[READ_CAP];
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void hc_end(struct hbench *b, struct hconn *c, const char *why)
 {
 	if (c->state == H_DONE)
@@ -94,7 +86,7 @@ static void hc_start(struct hbench *b, struct hconn *c)
 {
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
 
-	c->start_us = now_us();
+	c->start_us = pcl_mono_us();
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->state = H_CONNECTING;
 	if (c->fd < 0) {
@@ -137,7 +129,7 @@ static void count_body(struct hbench *b, struct hconn *c, size_t n)
 	if (!c->joined) {
 		c->joined = true;
 		b->joined++;
-		bench_hist_add(&b->ttfb, now_us() - c->start_us);
+		bench_hist_add(&b->ttfb, pcl_mono_us() - c->start_us);
 	}
 	c->bytes += n;
 	if (b->measuring) {
@@ -256,21 +248,21 @@ static int parse_url(struct hbench *b)
 static double reference_bps(struct hbench *b)
 {
 	struct hconn *c = &b->c[b->o->listeners]; /* the spare slot */
-	int64_t deadline = now_us() + REF_TIMEOUT_S * 1000000LL, t0, t1;
+	int64_t deadline = pcl_mono_us() + REF_TIMEOUT_S * 1000000LL, t0, t1;
 	uint64_t bytes0;
 	bool ok;
 
 	hc_start(b, c);
-	while (!pcl_stop && c->state != H_DONE && !c->joined && now_us() < deadline)
+	while (!pcl_stop && c->state != H_DONE && !c->joined && pcl_mono_us() < deadline)
 		turn(b, TURN_MS);
-	t0 = now_us() + REF_SETTLE_S * 1000000LL;
-	while (!pcl_stop && c->state != H_DONE && c->joined && now_us() < t0)
+	t0 = pcl_mono_us() + REF_SETTLE_S * 1000000LL;
+	while (!pcl_stop && c->state != H_DONE && c->joined && pcl_mono_us() < t0)
 		turn(b, TURN_MS);
 	bytes0 = c->bytes;
-	t1 = now_us() + REF_MEASURE_S * 1000000LL;
-	while (!pcl_stop && c->state != H_DONE && c->joined && now_us() < t1)
+	t1 = pcl_mono_us() + REF_MEASURE_S * 1000000LL;
+	while (!pcl_stop && c->state != H_DONE && c->joined && pcl_mono_us() < t1)
 		turn(b, TURN_MS);
-	t1 = now_us();
+	t1 = pcl_mono_us();
 	ok = c->state != H_DONE && c->joined;
 	if (!ok)
 		pcl_warn("the reference listener got no stream%s%s", b->first_error[0] ? ": " : "",
@@ -332,14 +324,15 @@ int bench_http_run(const struct bench_http_opts *o)
 	if (!expect)
 		expect = reference_bps(&b);
 
-	start = now_us();
+	start = pcl_mono_us();
 	deadline = start + (int64_t)(o->join_rate > 0 ? n / o->join_rate * 1e6 : 0) +
 	           JOIN_GRACE_S * 1000000LL;
 	pcl_note(false, "joining %d HTTP listener%s on %s", n, n == 1 ? "" : "s", o->url);
-	while (!pcl_stop && b.joined + b.failed + b.dropped < n && now_us() < deadline) {
-		int64_t due = o->join_rate > 0
-		                  ? (int64_t)(o->join_rate * (double)(now_us() - start) / 1e6) + 1
-		                  : n;
+	while (!pcl_stop && b.joined + b.failed + b.dropped < n && pcl_mono_us() < deadline) {
+		int64_t due =
+		    o->join_rate > 0
+		        ? (int64_t)(o->join_rate * (double)(pcl_mono_us() - start) / 1e6) + 1
+		        : n;
 
 		for (int k = 0; k < STARTS_PER_TURN && b.started < n && b.started < due; k++)
 			hc_start(&b, &b.c[b.started++]);
@@ -349,17 +342,17 @@ int bench_http_run(const struct bench_http_opts *o)
 		pcl_warn("%d of %d listeners joined (%d failed, %d still waiting)%s%s", b.joined, n,
 		         b.failed, n - b.joined - b.failed, b.first_error[0] ? ": " : "",
 		         b.first_error);
-	t0 = now_us() + (int64_t)(o->warmup * 1e6);
-	while (b.joined && !pcl_stop && now_us() < t0)
+	t0 = pcl_mono_us() + (int64_t)(o->warmup * 1e6);
+	while (b.joined && !pcl_stop && pcl_mono_us() < t0)
 		turn(&b, TURN_MS);
 
 	b.measuring = b.joined > 0;
 	ticks0 = pid ? bench_cpu_ticks(pid) : -1;
-	t0 = now_us();
+	t0 = pcl_mono_us();
 	end = b.measuring ? t0 + (int64_t)(o->seconds * 1e6) : t0;
 	next_rss = t0;
-	while (!pcl_stop && now_us() < end) {
-		if (now_us() >= next_rss) {
+	while (!pcl_stop && pcl_mono_us() < end) {
+		if (pcl_mono_us() >= next_rss) {
 			kb = pid ? bench_rss_kb(pid) : -1;
 			rss = kb > rss ? kb : rss;
 			next_rss += 1000000;
@@ -367,7 +360,7 @@ int bench_http_run(const struct bench_http_opts *o)
 		turn(&b, TURN_MS);
 	}
 	ticks1 = pid ? bench_cpu_ticks(pid) : -1;
-	secs = end > t0 ? (double)(now_us() - t0) / 1e6 : 0; /* no window when none joined */
+	secs = end > t0 ? (double)(pcl_mono_us() - t0) / 1e6 : 0; /* no window when none joined */
 	b.measuring = false;
 	dropped = b.dropped;
 

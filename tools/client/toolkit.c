@@ -204,12 +204,17 @@ void pcl_close_wait(struct pcl_client *c, int64_t wait_ms, uint32_t slice_ms)
 	}
 }
 
-int64_t pcl_mono_ms(void)
+int64_t pcl_mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t pcl_mono_ms(void)
+{
+	return pcl_mono_us() / 1000;
 }
 
 const char *pcl_str_field(const json_t *o, const char *key, char *buf, size_t cap)

@@ -93,8 +93,9 @@ void pcl_watchdog(unsigned seconds, int status);
 struct pcl_client;
 void pcl_close_wait(struct pcl_client *c, int64_t wait_ms, uint32_t slice_ms);
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds, and in microseconds. */
 int64_t pcl_mono_ms(void);
+int64_t pcl_mono_us(void);
 
 /* A string field, safe for a terminal (pcl_sanitize); "" when missing. Returns buf. */
 const char *pcl_str_field(const json_t *o, const char *key, char *buf, size_t cap);
