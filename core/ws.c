@@ -532,18 +532,18 @@ static int write_audio(struct puente__session *s)
 	}
 	if (!n)
 		return 0;
-	/* A single packet goes out bare; the bytes before it are headroom enough. */
-	if (n == 1 && lws_write(s->wsi, msg + PUENTE_BUNDLE_PREFIX + PUENTE_BUNDLE_ITEM, len,
-	                        LWS_WRITE_BINARY) < 0)
-		return -1;
-	if (n > 1) {
+	if (n == 1) {
+		/* A single packet goes out bare; the bytes before it are headroom enough. */
+		msg += PUENTE_BUNDLE_PREFIX + PUENTE_BUNDLE_ITEM;
+		off = len;
+	} else {
 		msg[0] = PUENTE_PROTO_VERSION;
 		msg[1] = PUENTE_KIND_BUNDLE;
 		msg[2] = (unsigned char)n;
 		msg[3] = 0;
-		if (lws_write(s->wsi, msg, off, LWS_WRITE_BINARY) < 0)
-			return -1;
 	}
+	if (lws_write(s->wsi, msg, off, LWS_WRITE_BINARY) < 0)
+		return -1;
 	atomic_fetch_add_explicit(&room->stats.packets_sent, n, memory_order_relaxed);
 	s->sent += n;
 	s->last_write_ns = puente__now_mono_ns();
@@ -903,10 +903,10 @@ static void drain_inbox(struct puente__server *srv)
 
 /*
  * Hands each client its new audio straight away instead of waiting for a
- * POLLOUT round: one poll() over every socket per packet instead of two
- * (see README, "Measured"). Only a client with nothing else in flight is
- * written to here; lws 4.1 corrupts the stream if one writes while part of
- * an earlier message is still buffered. The others go through WRITEABLE.
+ * POLLOUT round trip per client (README, "Speed"). Only a client with nothing
+ * else in flight is written to here; lws 4.1 corrupts the stream if one
+ * writes while part of an earlier message is still buffered. The others go
+ * through WRITEABLE.
  */
 static void fan_out(struct puente__server *srv)
 {
